@@ -1,0 +1,149 @@
+"""Backpropagation through the ResNet, written by hand as a discrete adjoint (course notebook 03).
+
+With 1-based layers ``h_k = h_{k-1} + c V_k sigma(cw W_k h_{k-1})`` (c = 1/L, or 1/(L sqrt m) and
+cw = 1/sqrt q in the paper's form) and the backward state ``p_k = d loss / d h_k``:
+
+    p_L = dloss/dF . B                                                     (final condition)
+    p_{k-1} = p_k + c cw W_k^T [ sigma'(cw W_k h_{k-1}) * (V_k^T p_k) ]    (adjoint recursion, k = L..1)
+    dloss/dV_k = c p_k sigma(cw W_k h_{k-1})^T
+    dloss/dW_k = c cw [ sigma'(.) * (V_k^T p_k) ] h_{k-1}^T
+
+Only the two recursions (forward in k for h, backward in k for p) are sequential. Everything else --
+sigma' of every layer and the 2L weight gradients -- is computed for all layers at once with batched
+operations; the per-layer loop issues three small matrix operations each way, written into buffers
+allocated once (:class:`AdjointWorkspace`). No autograd graph is built.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import _validation as check_arg
+from .resnet import LOSS_NORMALIZATIONS, ResNet
+
+
+@dataclass
+class Gradients:
+    """Gradients of the loss: ``V`` (L, q, m), ``W`` (L, m, q), and ``A``, ``B`` (``None`` when the
+    network has no such map)."""
+
+    V: torch.Tensor
+    W: torch.Tensor
+    A: torch.Tensor | None = None
+    B: torch.Tensor | None = None
+
+    def pl_numerator(self, L: int, include_AB: bool = True) -> float:
+        """``||dA||^2 + L sum_k ||dZ_k||^2 + ||dB||^2`` -- the left side of Def. 1 (local PL)."""
+        total = L * (float(self.V.pow(2).sum()) + float(self.W.pow(2).sum()))
+        if include_AB:
+            total += sum(float(g.pow(2).sum()) for g in (self.A, self.B) if g is not None)
+        return total
+
+
+class AdjointWorkspace:
+    """Buffers and per-layer views for repeated forward/backward passes of one network on one data set.
+
+    The training engine keeps one workspace for a whole run; the weights of ``net`` may be updated in
+    place between calls (the views stay valid).
+    """
+
+    def __init__(self, net: ResNet, x: torch.Tensor, y: torch.Tensor, normalization: str):
+        check_arg.choice("normalization", normalization, LOSS_NORMALIZATIONS)
+        net.check_input(x, "x")
+        check_arg.tensor("y", y, shape=(x.shape[0], net.d_out))
+        if y.dtype != net.dtype:
+            raise TypeError(f"y has dtype {y.dtype} but the network's weights are {net.dtype}; "
+                            f"convert one of them, e.g. y.to({net.dtype})")
+        self.net, self.x, self.y = net, x, y
+        n, L, q, m = x.shape[0], net.L, net.q, net.m
+        opts = dict(dtype=net.dtype, device=net.device)
+        self.H = torch.empty(L + 1, n, q, **opts)    # hidden states h_0..h_L
+        self.P = torch.empty(L + 1, n, q, **opts)    # backward states p_0..p_L
+        self.PRE = torch.empty(L, n, m, **opts)      # pre-activations; later sigma', then V^T p * sigma'
+        self.ACT = torch.empty(L, n, m, **opts)      # sigma(pre-activations)
+        self._tmp = torch.empty(n, m, **opts)
+        self.dV = torch.empty(L, q, m, **opts)       # gradient buffers, overwritten by each backward()
+        self.dW = torch.empty(L, m, q, **opts)
+        self._loss_scale = 1.0 / (n if normalization == "n" else n * net.d_out)
+        # Per-layer views, made once: indexing a tensor inside the loop would cost a dispatch each time.
+        self._h, self._p = self.H.unbind(0), self.P.unbind(0)
+        self._pre, self._act = self.PRE.unbind(0), self.ACT.unbind(0)
+        self._V, self._W = net.V.unbind(0), net.W.unbind(0)
+        self._Vt = [v.T for v in self._V]
+        self._Wt = [w.T for w in self._W]
+
+    def forward(self) -> float:
+        """Forward pass (fills ``H``, ``PRE``, ``ACT``); returns the loss."""
+        net, h, pre, act = self.net, self._h, self._pre, self._act
+        sigma_out, c, cw = net.sigma.sigma_out, net.residual_scale, net.inner_scale
+        if net.A is None:
+            h[0].copy_(self.x)
+        else:
+            torch.mm(self.x, net.A.T, out=h[0])
+        mm, addmm = torch.mm, torch.addmm
+        for k, (Wt_k, Vt_k) in enumerate(zip(self._Wt, self._Vt)):
+            mm(h[k], Wt_k, out=pre[k])
+            if cw != 1.0:
+                pre[k].mul_(cw)
+            sigma_out(pre[k], act[k])
+            addmm(h[k], act[k], Vt_k, alpha=c, out=h[k + 1])
+        out = h[-1] if net.B is None else h[-1] @ net.B.T
+        self.residual = out - self.y
+        return float(self.residual.pow(2).sum()) * self._loss_scale
+
+    def backward(self, with_AB: bool = True) -> Gradients:
+        """Backward pass after :meth:`forward`: the discrete adjoint recursion, then batched gradients.
+
+        The returned ``V`` and ``W`` gradients live in this workspace's buffers: the next call
+        overwrites them (copy them to keep them)."""
+        net, p, g, tmp = self.net, self._p, self._pre, self._tmp
+        c, cw = net.residual_scale, net.inner_scale
+        dout = self.residual * (2.0 * self._loss_scale)       # d loss / d F, shape (n, d')
+        if net.B is None:
+            p[-1].copy_(dout)
+        else:
+            torch.mm(dout, net.B, out=p[-1])
+        net.sigma.prime_into(self.PRE, self.ACT)               # sigma'(pre) for all layers at once
+        mm, addmm, mul = torch.mm, torch.addmm, torch.mul
+        for k in range(net.L - 1, -1, -1):
+            mm(p[k + 1], self._V[k], out=tmp)                  # V_k^T p_k   (row-vector form)
+            mul(tmp, g[k], out=g[k])                           # ... * sigma'(pre)
+            addmm(p[k + 1], g[k], self._W[k], alpha=c * cw, out=p[k])
+        dV = torch.baddbmm(self.dV, self.P[1:].transpose(1, 2), self.ACT, beta=0.0, alpha=c, out=self.dV)
+        dW = torch.baddbmm(self.dW, self.PRE.transpose(1, 2), self.H[:-1], beta=0.0, alpha=c * cw, out=self.dW)
+        dA = p[0].T @ self.x if (with_AB and net.A is not None) else None
+        dB = dout.T @ self.H[-1] if (with_AB and net.B is not None) else None
+        return Gradients(dV, dW, dA, dB)
+
+
+def loss_and_gradients(net: ResNet, x: torch.Tensor, y: torch.Tensor, normalization: str):
+    """Loss and its gradient with respect to every ``V_k``, ``W_k`` (and ``A``, ``B`` when present),
+    by the hand-written discrete adjoint (no autograd).
+
+    ``x``: (n, d), ``y``: (n, d'), same dtype as the network (float32 or float64).
+    ``normalization``: ``"n"`` (paper) or ``"nd"`` (scripts), see :func:`helpers.mse_loss`.
+
+    Returns ``(loss: float, Gradients)``.
+
+    Example
+    -------
+    >>> loss, grads = loss_and_gradients(net, x, y, normalization="n")
+    >>> grads.V.shape == net.V.shape
+    True
+    """
+    ws = AdjointWorkspace(net, x, y, normalization)
+    loss = ws.forward()
+    return loss, ws.backward()
+
+
+def autograd_gradients(net: ResNet, x: torch.Tensor, y: torch.Tensor, normalization: str):
+    """The same as :func:`loss_and_gradients`, by autograd through :meth:`ResNet.forward` (the reference)."""
+    params = {k: getattr(net, k).detach().clone().requires_grad_(True)
+              for k in ("V", "W", "A", "B") if getattr(net, k) is not None}
+    twin = ResNet(activation=net.activation, normalized=net.normalized,
+                  **{k: params.get(k) for k in ("V", "W", "A", "B")})
+    loss = twin.loss(x, y, normalization)
+    grads = torch.autograd.grad(loss, list(params.values()))
+    named = dict(zip(params, grads))
+    return float(loss.detach()), Gradients(named["V"], named["W"], named.get("A"), named.get("B"))
