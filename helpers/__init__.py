@@ -1,0 +1,33 @@
+"""``helpers``: the small library behind the course *Deep ResNets, neural ODEs and the implicit
+regularization between them* (Marion, Wu, Sander & Biau, ICLR 2024, arXiv:2309.01213).
+
+Public API (everything a notebook needs)::
+
+    setup, by_scale, get_scale, get_device, set_seed          # run-time settings (config)
+    ResNet, mse_loss, theory_input_output_maps                 # the model, eq. (3)
+    init_weights, smooth_weight_functions, smooth_function     # initialisations across depth
+    loss_and_gradients, autograd_gradients, Gradients          # backprop as a discrete adjoint
+    train, TrainRecord, TrainingDivergedError                  # gradient descent on the flow, eq. (4)
+    NeuralODE, euler, rk4, subsample_table                     # neural ODEs, eq. (6)
+    layer_gaps, max_layer_gap, depth_distance, fit_loglog_slope, SlopeFit   # measurements
+    gaussian_data, digits_data                                 # data
+    use_course_style, plot_weights_across_depth, plot_loglog_rate, plot_heatmap, COLORS, depth_colors
+    check                                                      # check cells
+"""
+from .activations import ACTIVATIONS, get_activation
+from .adjoint import Gradients, autograd_gradients, loss_and_gradients
+from .checks import check
+from .config import by_scale, get_device, get_scale, set_seed, setup
+from .data import digits_data, gaussian_data
+from .init import init_weights, smooth_function, smooth_weight_functions
+from .metrics import SlopeFit, depth_distance, fit_loglog_slope, layer_gaps, max_layer_gap
+from .ode import NeuralODE, euler, rk4, subsample_table
+from .plotting import COLORS, depth_colors, plot_heatmap, plot_loglog_rate, plot_weights_across_depth, use_course_style
+from .resnet import ResNet, mse_loss, theory_input_output_maps
+from .train import TrainingDivergedError, TrainRecord, train
+
+__version__ = "0.1.0"
+import types as _types
+
+__all__ = [name for name, obj in dict(globals()).items()
+           if not name.startswith("_") and not isinstance(obj, _types.ModuleType)]

@@ -1,0 +1,61 @@
+"""``check``: the one call behind every check cell of the course.
+
+A check cell states a claim of the paper in words and compares a measured number with the claimed
+target within a stated tolerance. It prints one stable, rounded line (compared by nbval) when the claim
+holds and raises an ``AssertionError`` that states the claim when it does not, so that ``pytest`` fails.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+
+def _fmt(v: float, digits: int) -> str:
+    return f"{v:.{digits}g}"
+
+
+def check(claim: str, value, *, target=None, tol=None, lower=None, upper=None, digits: int = 3) -> float:
+    """Check ``|value - target| <= tol`` and/or ``lower <= value <= upper``; print the verdict.
+
+    Examples
+    --------
+    >>> check("fitted slope of max gap vs L", -1.02, target=-1, tol=0.15)
+    ✔ fitted slope of max gap vs L: -1.02 (expected -1 ± 0.15)
+    -1.02
+    >>> check("final loss", 3e-8, upper=1e-7)
+    ✔ final loss: 3e-08 (expected ≤ 1e-07)
+    3e-08
+    """
+    if not isinstance(claim, str) or not claim.strip():
+        raise TypeError("claim must be a non-empty sentence saying what is checked")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"value must be a number, got {value!r}") from None
+    value = float(value)
+    if target is None and lower is None and upper is None:
+        raise ValueError("give a target (with tol) or a bound (lower and/or upper) to check against")
+    if (target is None) != (tol is None):
+        raise ValueError("target and tol go together: give both or neither")
+    if tol is not None and tol < 0:
+        raise ValueError(f"tol must be >= 0, got {tol}")
+    parts, ok = [], math.isfinite(value)
+    if target is not None:
+        parts.append(f"{_fmt(target, digits)} ± {_fmt(tol, digits)}")
+        ok = ok and abs(value - target) <= tol
+    if lower is not None and upper is not None:
+        parts.append(f"in [{_fmt(lower, digits)}, {_fmt(upper, digits)}]")
+    elif lower is not None:
+        parts.append(f"≥ {_fmt(lower, digits)}")
+    elif upper is not None:
+        parts.append(f"≤ {_fmt(upper, digits)}")
+    if lower is not None:
+        ok = ok and value >= lower
+    if upper is not None:
+        ok = ok and value <= upper
+    line = f"{claim}: {_fmt(value, digits)} (expected {', '.join(parts)})"
+    if not ok:
+        raise AssertionError(f"✘ claim does not hold -- {line}")
+    print(f"✔ {line}")
+    return value

@@ -1,0 +1,55 @@
+"""Data sets of the course: synthetic Gaussian data (the paper's Fig. 1 and 2) and a real data set that
+ships inside scikit-learn (8x8 handwritten digits), so that nothing is downloaded at run time."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import _validation as check_arg
+
+
+def gaussian_data(n: int, d: int, d_out: int | None = None, *, seed: int, dtype=torch.float64, device=None):
+    """Inputs ``x`` (n, d) and targets ``y`` (n, d_out), all entries i.i.d. standard Gaussian (as the
+    paper's synthetic experiments: d = d' = 16). ``d_out`` defaults to ``d``."""
+    n = check_arg.positive_int("n", n)
+    d = check_arg.positive_int("d", d)
+    d_out = d if d_out is None else check_arg.positive_int("d_out", d_out)
+    gen = torch.Generator().manual_seed(check_arg.positive_int("seed", seed, minimum=0))
+    x = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    y = torch.randn(n, d_out, generator=gen, dtype=torch.float64)
+    return x.to(dtype=dtype, device=device), y.to(dtype=dtype, device=device)
+
+
+@dataclass
+class Digits:
+    """scikit-learn's 8x8 digits: ``x`` (n, 64) standardised pixels, ``labels`` (n,) in 0..9,
+    ``y`` (n, 10) one-hot targets; ``images`` (n, 8, 8) raw pixels in 0..16."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    labels: torch.Tensor
+    images: np.ndarray
+
+
+def digits_data(n: int | None = None, *, seed: int, dtype=torch.float64, device=None) -> Digits:
+    """``n`` random samples (all 1797 if ``None``) of the digits data set bundled with scikit-learn
+    (no download). Pixels are standardised to mean 0 and variance 1 over the whole set."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    total = len(data.target)
+    if n is None:
+        n = total
+    n = check_arg.positive_int("n", n)
+    if n > total:
+        raise ValueError(f"n must be <= {total} (the size of the digits data set), got {n}")
+    rng = np.random.default_rng(check_arg.positive_int("seed", seed, minimum=0))
+    idx = np.sort(rng.choice(total, size=n, replace=False))
+    pixels = data.data.astype(np.float64)
+    pixels = (pixels - pixels.mean(axis=0)) / (pixels.std(axis=0) + 1e-8)
+    labels = torch.as_tensor(data.target[idx], device=device)
+    x = torch.as_tensor(pixels[idx], dtype=dtype, device=device)
+    y = torch.nn.functional.one_hot(labels, 10).to(dtype)
+    return Digits(x=x, y=y, labels=labels, images=data.images[idx])

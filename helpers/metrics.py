@@ -1,0 +1,96 @@
+"""Measurements of the course: smoothness of the weights across depth, distance to a deeper network,
+and fitted rates on log--log axes."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import _validation as check_arg
+
+
+def layer_gaps(V: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """``||V_{k+1} - V_k||_F + ||W_{k+1} - W_k||_F`` for k = 1..L-1, shape (L-1,).
+
+    The course's norm of ``Z_k = (V_k, W_k)`` is ``||Z_k|| = ||V_k||_F + ||W_k||_F`` (course-design section 2).
+    """
+    check_arg.tensor("V", V, ndim=3)
+    check_arg.tensor("W", W, ndim=3)
+    if V.shape[0] != W.shape[0]:
+        raise ValueError(f"V and W must have the same depth, got {V.shape[0]} and {W.shape[0]}")
+    return (torch.linalg.vector_norm(V[1:] - V[:-1], dim=(1, 2))
+            + torch.linalg.vector_norm(W[1:] - W[:-1], dim=(1, 2)))
+
+
+def max_layer_gap(V: torch.Tensor, W: torch.Tensor) -> float:
+    """``max_k ||Z_{k+1} - Z_k||``: O(1/L) for weights that discretize a Lipschitz function of depth
+    (Prop. 3), O(1) for i.i.d. weights. Zero for a network of depth 1."""
+    gaps = layer_gaps(V, W)
+    return float(gaps.max()) if gaps.numel() else 0.0
+
+
+def depth_distance(V: torch.Tensor, W: torch.Tensor, V_ref: torch.Tensor, W_ref: torch.Tensor) -> float:
+    """L^2-in-depth distance between a depth-L network and a deeper reference of depth L_ref
+    (a multiple of L), the stand-in for L = infinity of Fig. 1 (right):
+
+        ( (1/L) sum_k ||Z_k - Z^ref_{k L_ref / L}||^2 )^{1/2},   ||Z|| = ||V||_F + ||W||_F,
+
+    comparing each layer with the reference layer at the same depth s = k/L (k = 1..L). (The authors'
+    script pairs index k-1 with k-1 times L_ref/L, one reference cell earlier: an O(1/L) shift.)
+    """
+    for name, t in (("V", V), ("W", W), ("V_ref", V_ref), ("W_ref", W_ref)):
+        check_arg.tensor(name, t, ndim=3)
+    L, L_ref = V.shape[0], V_ref.shape[0]
+    if L_ref % L:
+        raise ValueError(f"the reference depth must be a multiple of L, got L = {L}, L_ref = {L_ref}")
+    rows = torch.arange(1, L + 1, device=V_ref.device) * (L_ref // L) - 1
+    per_layer = (torch.linalg.vector_norm(V - V_ref[rows], dim=(1, 2))
+                 + torch.linalg.vector_norm(W - W_ref[rows], dim=(1, 2)))
+    return float(per_layer.pow(2).mean().sqrt())
+
+
+@dataclass(frozen=True)
+class SlopeFit:
+    """Least-squares line ``log y = slope * log x + intercept`` with the standard error of the slope."""
+
+    slope: float
+    intercept: float
+    stderr: float
+
+    def predict(self, x) -> np.ndarray:
+        return np.exp(self.intercept) * np.asarray(x, dtype=float) ** self.slope
+
+    def __str__(self) -> str:
+        err = "" if math.isnan(self.stderr) else f" ± {self.stderr:.2f}"
+        return f"slope {self.slope:.2f}{err}"
+
+
+def fit_loglog_slope(x, y) -> SlopeFit:
+    """Fit ``y ~ C x^slope`` by least squares on log--log axes.
+
+    ``stderr`` is the usual standard error of the slope (NaN with only two points). All values must be
+    positive and finite.
+
+    Example: ``fit_loglog_slope([1, 2, 4], [1, .5, .25]).slope == -1.0``.
+    """
+    x = np.asarray(x, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same length, got {x.size} and {y.size}")
+    if x.size < 2:
+        raise ValueError(f"a slope needs at least 2 points, got {x.size}")
+    for name, v in (("x", x), ("y", y)):
+        if not np.all(np.isfinite(v)) or np.any(v <= 0):
+            raise ValueError(f"{name} must be positive and finite for a log-log fit, got {v.tolist()}")
+    lx, ly = np.log(x), np.log(y)
+    if np.ptp(lx) == 0:
+        raise ValueError("x must take at least two different values")
+    slope, intercept = np.polyfit(lx, ly, 1)
+    if x.size > 2:
+        resid = ly - (slope * lx + intercept)
+        stderr = math.sqrt(resid @ resid / (x.size - 2) / ((lx - lx.mean()) @ (lx - lx.mean())))
+    else:
+        stderr = float("nan")
+    return SlopeFit(float(slope), float(intercept), stderr)
