@@ -141,15 +141,15 @@ class NeuralODE(torch.nn.Module):
 
     @property
     def jumps(self) -> list:
-        """Depths where a piecewise-constant table switches layer (for adaptive solvers)."""
-        if self.V_table is None or self.interpolation == "linear":
+        """Depths where a table's interpolant switches layer or has a kink (told to adaptive solvers)."""
+        if self.V_table is None:
             return []
         L = self.V_table.shape[0]
         return [k / L for k in range(1, L)]
 
     def weights_at(self, s: float):
         """``(V(s), W(s))``."""
-        s = float(s)
+        s = float(s.detach()) if isinstance(s, torch.Tensor) else float(s)
         if self.V_fn is not None:
             return self.V_fn(s), self.W_fn(s)
         L = self.V_table.shape[0]
@@ -199,7 +199,7 @@ class NeuralODE(torch.nn.Module):
         s = torch.tensor([0.0, 1.0] if s_eval is None else list(s_eval), dtype=H0.dtype, device=H0.device)
         options = {"jump_t": torch.tensor(self.jumps, dtype=H0.dtype)} if self.jumps else None
         integrate = torchdiffeq.odeint_adjoint if adjoint else torchdiffeq.odeint
-        extra = {"adjoint_options": {"norm": "seminorm"}} if adjoint else {}
+        extra = {"adjoint_options": options} if (adjoint and options) else {}
         path = integrate(self, H0, s, method=method, rtol=rtol, atol=atol, options=options, **extra)
         return path if return_path else self.output(path[-1])
 

@@ -1,0 +1,75 @@
+import pytest
+import torch
+
+import helpers as H
+
+F64 = torch.float64
+
+
+def _rel(a, b):
+    return float((a - b).norm() / b.norm().clamp_min(1e-300))
+
+
+@pytest.mark.parametrize("L,d,m,activation", [(1, 3, 2, "tanh"), (5, 4, 7, "gelu"), (12, 6, 3, "relu"),
+                                              (9, 2, 5, "identity"), (30, 8, 16, "tanh")])
+@pytest.mark.parametrize("form", ["simple", "paper"])
+@pytest.mark.parametrize("normalization", ["n", "nd"])
+def test_hand_gradient_equals_autograd_float64(L, d, m, activation, form, normalization):
+    gen = torch.Generator().manual_seed(L * 100 + m)
+    q = d if form == "simple" else 2 * d + 1
+    V = torch.randn(L, q, m, generator=gen, dtype=F64)
+    W = torch.randn(L, m, q, generator=gen, dtype=F64)
+    if form == "simple":
+        net = H.ResNet.simple(V, W, activation)
+        x = torch.randn(11, d, generator=gen, dtype=F64)
+        y = torch.randn(11, d, generator=gen, dtype=F64)
+    else:
+        A, B = torch.randn(q, d, generator=gen, dtype=F64), torch.randn(d + 1, q, generator=gen, dtype=F64)
+        net = H.ResNet.paper(V, W, A, B, activation)
+        x = torch.randn(11, d, generator=gen, dtype=F64)
+        y = torch.randn(11, d + 1, generator=gen, dtype=F64)
+    loss, g = H.loss_and_gradients(net, x, y, normalization)
+    loss_ref, g_ref = H.autograd_gradients(net, x, y, normalization)
+    assert abs(loss - loss_ref) <= 1e-12 * abs(loss_ref)
+    for name in ("V", "W", "A", "B"):
+        a, b = getattr(g, name), getattr(g_ref, name)
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert _rel(a, b) <= 1e-10, name
+
+
+def test_float32_gradient_close_to_float64():
+    V, W = H.init_weights(16, 4, 6, kind="smooth", seed=1)
+    x, y = H.gaussian_data(20, 4, seed=0)
+    _, g64 = H.loss_and_gradients(H.ResNet.simple(V, W, "gelu"), x, y, "n")
+    _, g32 = H.loss_and_gradients(H.ResNet.simple(V.float(), W.float(), "gelu"), x.float(), y.float(), "n")
+    assert g32.V.dtype == torch.float32
+    assert _rel(g32.V.double(), g64.V) < 1e-4 and _rel(g32.W.double(), g64.W) < 1e-4
+
+
+def test_gradient_of_layer_scales_like_one_over_L():
+    # dloss/dZ_k carries the factor 1/L of the residual: per-layer norms halve when L doubles
+    x, y = H.gaussian_data(10, 4, seed=0)
+    norms = []
+    for L in (16, 32, 64, 128):
+        V, W = H.init_weights(L, 4, 6, kind="smooth", seed=3)
+        _, g = H.loss_and_gradients(H.ResNet.simple(V, W, "tanh"), x, y, "n")
+        norms.append(float(g.W.norm(dim=(1, 2)).mean()))
+    assert abs(H.fit_loglog_slope([16, 32, 64, 128], norms).slope + 1) < 0.05
+
+
+def test_mismatched_dtypes_raise_type_error():
+    V, W = H.init_weights(4, 3, 2, kind="iid", seed=0)
+    x, y = H.gaussian_data(5, 3, seed=0, dtype=torch.float32)
+    with pytest.raises(TypeError, match="dtype"):
+        H.loss_and_gradients(H.ResNet.simple(V, W), x, y, "n")
+
+
+def test_bad_target_shape_and_normalization():
+    V, W = H.init_weights(4, 3, 2, kind="iid", seed=0)
+    x, y = H.gaussian_data(5, 3, seed=0)
+    net = H.ResNet.simple(V, W)
+    with pytest.raises(ValueError, match="y must have shape"):
+        H.loss_and_gradients(net, x, y[:, :2], "n")
+    with pytest.raises(ValueError, match="normalization"):
+        H.loss_and_gradients(net, x, y, "mean")

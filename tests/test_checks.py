@@ -1,0 +1,32 @@
+import pytest
+
+import helpers as H
+
+
+def test_check_passes_and_prints(capsys):
+    assert H.check("fitted slope", -1.02, target=-1, tol=0.15) == -1.02
+    assert capsys.readouterr().out == "✔ fitted slope: -1.02 (expected -1 ± 0.15)\n"
+    H.check("final loss", 3e-8, upper=1e-7)
+    assert "≤ 1e-07" in capsys.readouterr().out
+    H.check("ratio", 0.5, lower=0, upper=1)
+    assert "in [0, 1]" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kwargs", [dict(target=-1, tol=0.15), dict(upper=-1.5), dict(lower=0)])
+def test_check_fails_with_the_claim(kwargs):
+    with pytest.raises(AssertionError, match="claim does not hold -- slope of the gap"):
+        H.check("slope of the gap", -2.0 if "lower" in kwargs else -0.5, **kwargs)
+
+
+def test_nan_never_passes():
+    with pytest.raises(AssertionError):
+        H.check("loss", float("nan"), upper=1.0)
+
+
+def test_check_needs_a_criterion():
+    with pytest.raises(ValueError, match="give a target"):
+        H.check("something", 1.0)
+    with pytest.raises(ValueError, match="go together"):
+        H.check("something", 1.0, target=1.0)
+    with pytest.raises(TypeError, match="value must be a number"):
+        H.check("something", "one", upper=2)

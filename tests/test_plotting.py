@@ -1,0 +1,37 @@
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+import helpers as H
+
+
+def test_plot_weights_across_depth_colours_by_time():
+    H.use_course_style()
+    snaps = {s: torch.randn(10, 2, 3) for s in (0, 5, 10)}
+    ax = H.plot_weights_across_depth(snaps, entry=(1, 2), eta=0.1)
+    assert len(ax.lines) == 3 and ax.get_xlabel() == "layer $k$"
+    plt.close("all")
+    with pytest.raises(ValueError, match="snapshots is empty"):
+        H.plot_weights_across_depth({})
+
+
+def test_plot_loglog_rate_reports_fitted_slope():
+    x = np.array([2, 4, 8, 16])
+    ax, fit = H.plot_loglog_rate(x, 1 / x, label="gap")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert fit.slope == pytest.approx(-1) and any("slope -1.00" in s for s in labels)
+    assert any("reference slope -1" in s for s in labels)
+    plt.close("all")
+
+
+def test_plot_heatmap_checks_shape():
+    ax = H.plot_heatmap(np.random.rand(3, 4) + 0.1, x=[1, 2, 3, 4], y=[2, 4, 8], xlabel="t", ylabel="L")
+    assert ax.get_ylabel() == "L"
+    with pytest.raises(ValueError, match="shape"):
+        H.plot_heatmap(np.ones((2, 2)), x=[1, 2, 3], y=[1, 2])
+    plt.close("all")
+
+
+def test_depth_colors():
+    assert len(H.depth_colors([2, 16, 64])) == 3

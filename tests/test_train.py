@@ -1,0 +1,112 @@
+import numpy as np
+import pytest
+import torch
+
+import helpers as H
+
+
+def _fig1_net(L, dtype=torch.float64, d=4, m=6):
+    V, W = H.init_weights(L, d, m, kind="tied", V="zero", seed=0, dtype=dtype)
+    return H.ResNet.simple(V, W, "gelu")
+
+
+def test_training_lowers_the_loss_and_records_everything():
+    x, y = H.gaussian_data(20, 4, seed=0)
+    net = _fig1_net(8)
+    rec = H.train(net, x, y, steps=30, eta=0.05, normalization="n", snapshot_steps=[0, 10, 30], record_pl=True)
+    assert rec.losses.shape == (31,) and rec.max_gap.shape == (31,) and rec.pl_ratio.shape == (30,)
+    assert rec.losses[-1] < 0.8 * rec.losses[0]
+    assert np.all(np.diff(rec.losses) <= 1e-12)                    # small step: monotone descent
+    assert sorted(rec.snapshots) == [0, 10, 30]
+    assert torch.equal(rec.snapshots[30]["V"], rec.net.V)
+    assert torch.equal(net.V, torch.zeros_like(net.V))              # the input network is untouched
+    assert np.allclose(rec.t, np.arange(31) * 0.05)
+    assert rec.wall_time > 0 and np.all(rec.pl_ratio > 0)
+    assert rec.max_gap[0] == 0 and rec.max_gap[-1] > 0
+
+
+def test_one_step_is_eta_L_times_the_gradient():
+    x, y = H.gaussian_data(10, 4, seed=1)
+    V, W = H.init_weights(6, 4, 5, kind="smooth", seed=0)
+    net = H.ResNet.simple(V, W, "tanh")
+    _, g = H.loss_and_gradients(net, x, y, "n")
+    rec = H.train(net, x, y, steps=1, eta=0.1, normalization="n")
+    assert torch.allclose(rec.net.V, V - 0.1 * 6 * g.V) and torch.allclose(rec.net.W, W - 0.1 * 6 * g.W)
+    rec = H.train(net, x, y, steps=1, eta=0.1, normalization="n", L_factor=False)
+    assert torch.allclose(rec.net.V, V - 0.1 * g.V)
+
+
+def test_A_and_B_get_no_factor_L():
+    d, q, L = 2, 4, 5
+    A, B = H.theory_input_output_maps(d, d, q)
+    V, W = H.init_weights(L, q, 3, kind="smooth", seed=0)
+    net = H.ResNet.paper(V, W, A, B, "tanh")
+    x, y = H.gaussian_data(6, d, seed=0)
+    _, g = H.loss_and_gradients(net, x, y, "n")
+    rec = H.train(net, x, y, steps=1, eta=0.1, normalization="n")
+    assert torch.allclose(rec.net.A, A - 0.1 * g.A) and torch.allclose(rec.net.B, B - 0.1 * g.B)
+    assert torch.allclose(rec.net.V, V - 0.1 * L * g.V)
+    fixed = H.train(net, x, y, steps=1, eta=0.1, normalization="n", train_AB=False)
+    assert torch.equal(fixed.net.A, A)
+
+
+def test_clipped_flow_bounds_each_coordinate_of_the_update():
+    x, y = H.gaussian_data(10, 4, seed=0)
+    net = _fig1_net(4)
+    rec = H.train(net, x, y, steps=1, eta=0.5, normalization="n", clip=1e-3)
+    assert float((rec.net.V - net.V).abs().max()) <= 0.5 * 1e-3 * (1 + 1e-12)
+
+
+def test_fig1_max_gap_scales_like_one_over_L():
+    # Prop. 3 in miniature: tied init, V = 0, GELU; L * max gap is the same for every depth
+    x, y = H.gaussian_data(30, 4, seed=0)
+    depths = [4, 16, 64]
+    gaps = [H.train(_fig1_net(L), x, y, steps=10, eta=0.05, normalization="nd").max_gap_up_to(10)
+            for L in depths]
+    fit = H.fit_loglog_slope(depths, gaps)
+    assert abs(fit.slope + 1) < 0.15, fit
+
+
+def test_script_metric_is_root_sum_of_squares():
+    x, y = H.gaussian_data(10, 4, seed=0)
+    rec = H.train(_fig1_net(8), x, y, steps=5, eta=0.05, normalization="nd")
+    expected = max(np.sqrt(rec.sum_sq_gap_V[:5].sum()), np.sqrt(rec.sum_sq_gap_W[:5].sum()))
+    assert rec.script_metric(5) == pytest.approx(expected)
+
+
+def test_divergence_raises_a_clear_error():
+    x, y = H.gaussian_data(20, 4, seed=0)
+    V, W = H.init_weights(8, 4, 6, kind="smooth", seed=0)
+    with pytest.raises(H.TrainingDivergedError, match=r"diverged at step \d+.*try eta = 100"):
+        H.train(H.ResNet.simple(V, W, "identity"), x, y, steps=50, eta=1000.0, normalization="n")
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    (dict(eta=0.0), ValueError, "eta must be a finite number > 0, got 0.0"),
+    (dict(eta=-1.0), ValueError, "eta must be a finite number > 0"),
+    (dict(eta=float("nan")), ValueError, "eta must be a finite number"),
+    (dict(steps=-3), ValueError, "steps must be an integer >= 0"),
+    (dict(snapshot_steps=[99]), ValueError, "snapshot_steps must lie in 0..steps"),
+    (dict(normalization="mean"), ValueError, "normalization must be one of"),
+    (dict(train_AB=True), ValueError, "no maps A, B"),
+])
+def test_bad_training_arguments(kwargs, exc, match):
+    x, y = H.gaussian_data(5, 4, seed=0)
+    args = dict(steps=3, eta=0.1, normalization="n") | kwargs
+    with pytest.raises(exc, match=match):
+        H.train(_fig1_net(3), x, y, **args)
+
+
+def test_nan_in_data_is_rejected():
+    x, y = H.gaussian_data(5, 4, seed=0)
+    x[2, 1] = float("nan")
+    with pytest.raises(ValueError, match="x contains 1 NaN"):
+        H.train(_fig1_net(3), x, y, steps=3, eta=0.1, normalization="n")
+
+
+def test_progress_bar_can_be_forced_and_silenced(capsys):
+    x, y = H.gaussian_data(5, 4, seed=0)
+    H.train(_fig1_net(3), x, y, steps=3, eta=0.1, normalization="n", progress=True)
+    assert "training L=3" in capsys.readouterr().err
+    H.train(_fig1_net(3), x, y, steps=3, eta=0.1, normalization="n", progress=False)
+    assert capsys.readouterr().err == ""
