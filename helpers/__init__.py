@@ -11,7 +11,8 @@ Public API (everything a notebook needs)::
     NeuralODE, euler, rk4, subsample_table                     # neural ODEs, eq. (6)
     layer_gaps, max_layer_gap, depth_distance, fit_loglog_slope, SlopeFit   # measurements
     gaussian_data, digits_data                                 # data
-    use_course_style, plot_weights_across_depth, plot_loglog_rate, plot_heatmap, COLORS, depth_colors
+    use_course_style, plot_weights_across_depth, plot_weights_against_s, plot_loglog_rate, plot_heatmap,
+    COLORS, depth_colors                                       # figures (matplotlib loaded on first use)
     check                                                      # check cells
 """
 from .activations import ACTIVATIONS, get_activation
@@ -22,12 +23,28 @@ from .data import digits_data, gaussian_data
 from .init import init_weights, smooth_function, smooth_weight_functions
 from .metrics import SlopeFit, depth_distance, fit_loglog_slope, layer_gaps, max_layer_gap
 from .ode import NeuralODE, euler, rk4, subsample_table
-from .plotting import COLORS, depth_colors, plot_heatmap, plot_loglog_rate, plot_weights_across_depth, use_course_style
 from .resnet import ResNet, mse_loss, theory_input_output_maps
 from .train import TrainingDivergedError, TrainRecord, train
 
 __version__ = "0.1.0"
 import types as _types
 
-__all__ = [name for name, obj in dict(globals()).items()
-           if not name.startswith("_") and not isinstance(obj, _types.ModuleType)]
+# matplotlib (~30 MB) is imported on first use of a plotting name, so that scripts and benchmarks that
+# only train stay light.
+_PLOTTING = ("COLORS", "depth_colors", "plot_heatmap", "plot_loglog_rate", "plot_weights_across_depth",
+             "plot_weights_against_s", "use_course_style")
+
+
+def __getattr__(name):
+    if name in _PLOTTING:
+        from . import plotting
+        return getattr(plotting, name)
+    raise AttributeError(f"module 'helpers' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_PLOTTING))
+
+
+__all__ = sorted({name for name, obj in globals().items()
+                  if not name.startswith("_") and not isinstance(obj, _types.ModuleType)} | set(_PLOTTING))

@@ -72,6 +72,11 @@ class AdjointWorkspace:
         self._V, self._W = net.V.unbind(0), net.W.unbind(0)
         self._Vt = [v.T for v in self._V]
         self._Wt = [w.T for w in self._W]
+        # Batched work goes in blocks of ~2^18 entries: large enough to amortise the dispatch, small
+        # enough that the temporaries torch makes inside (e.g. for transposed operands) stay small.
+        per_block = max(1, (1 << 18) // (n * m))
+        self._blocks = [(a, min(a + per_block, L)) for a in range(0, L, per_block)]
+        self._chunks = [(self.PRE[a:b], self.ACT[a:b]) for a, b in self._blocks]
 
     def forward(self) -> float:
         """Forward pass (fills ``H``, ``PRE``, ``ACT``); returns the loss."""
@@ -104,14 +109,19 @@ class AdjointWorkspace:
             p[-1].copy_(dout)
         else:
             torch.mm(dout, net.B, out=p[-1])
-        net.sigma.prime_into(self.PRE, self.ACT)               # sigma'(pre) for all layers at once
+        for pre, act in self._chunks:                          # sigma'(pre), many layers at a time
+            net.sigma.prime_into(pre, act)
         mm, addmm, mul = torch.mm, torch.addmm, torch.mul
         for k in range(net.L - 1, -1, -1):
             mm(p[k + 1], self._V[k], out=tmp)                  # V_k^T p_k   (row-vector form)
             mul(tmp, g[k], out=g[k])                           # ... * sigma'(pre)
             addmm(p[k + 1], g[k], self._W[k], alpha=c * cw, out=p[k])
-        dV = torch.baddbmm(self.dV, self.P[1:].transpose(1, 2), self.ACT, beta=0.0, alpha=c, out=self.dV)
-        dW = torch.baddbmm(self.dW, self.PRE.transpose(1, 2), self.H[:-1], beta=0.0, alpha=c * cw, out=self.dW)
+        for a, b in self._blocks:                              # weight gradients, many layers at a time
+            torch.baddbmm(self.dV[a:b], self.P[a + 1:b + 1].transpose(1, 2), self.ACT[a:b], beta=0.0, alpha=c,
+                          out=self.dV[a:b])
+            torch.baddbmm(self.dW[a:b], self.PRE[a:b].transpose(1, 2), self.H[a:b], beta=0.0, alpha=c * cw,
+                          out=self.dW[a:b])
+        dV, dW = self.dV, self.dW
         dA = p[0].T @ self.x if (with_AB and net.A is not None) else None
         dB = dout.T @ self.H[-1] if (with_AB and net.B is not None) else None
         return Gradients(dV, dW, dA, dB)

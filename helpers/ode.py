@@ -17,7 +17,6 @@ import math
 from typing import Callable
 
 import torch
-import torchdiffeq
 
 from . import _validation as check_arg
 from .activations import get_activation
@@ -198,6 +197,8 @@ class NeuralODE(torch.nn.Module):
         check_arg.choice("method", method, COURSE_SOLVERS + REFERENCE_SOLVERS)
         s = torch.tensor([0.0, 1.0] if s_eval is None else list(s_eval), dtype=H0.dtype, device=H0.device)
         options = {"jump_t": torch.tensor(self.jumps, dtype=H0.dtype)} if self.jumps else None
+        import torchdiffeq  # imported here: it pulls in SciPy (~40 MB), which only reference solves need
+
         integrate = torchdiffeq.odeint_adjoint if adjoint else torchdiffeq.odeint
         extra = {"adjoint_options": options} if (adjoint and options) else {}
         path = integrate(self, H0, s, method=method, rtol=rtol, atol=atol, options=options, **extra)

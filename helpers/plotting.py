@@ -113,3 +113,33 @@ def plot_heatmap(values, *, x, y, ax=None, log: bool = True, xlabel: str = "", y
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     return ax
+
+
+def plot_weights_against_s(weights: dict, *, entry=(0, 0), ax=None, ylabel: str = r"$V_k$ entry",
+                           title: str | None = None, color=None):
+    """Plot one coefficient of networks of several depths against the depth variable s = k/L, one
+    curve per depth (light = shallow, dark = deep): when the weights discretize a function of s the
+    curves lie on top of each other; i.i.d. weights give unrelated jagged curves.
+
+    ``weights``: ``{L: tensor (L, a, b)}``, e.g. ``{L: rec.net.V for L, rec in records.items()}``.
+    ``color``: one colour for all curves instead of the depth colour map.
+    """
+    if not weights:
+        raise ValueError("weights is empty: give {L: tensor of shape (L, a, b)}")
+    ax = _axes(ax)
+    depths = sorted(weights)
+    colors = [color] * len(depths) if color is not None else depth_colors(depths)
+    i, j = entry
+    for L, c in zip(depths, colors):
+        w = weights[L]
+        if w.shape[0] != L:
+            raise ValueError(f"weights[{L}] must have {L} layers, got shape {tuple(w.shape)}")
+        s = np.arange(1, L + 1) / L
+        ax.plot(s, np.asarray(w[:, i, j].detach().cpu()), color=c, lw=1.2, label=f"L = {L}",
+                marker="o" if L <= 16 else None, ms=3)
+    ax.set_xlabel("depth $s = k/L$")
+    ax.set_ylabel(ylabel)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax

@@ -35,3 +35,12 @@ def test_plot_heatmap_checks_shape():
 
 def test_depth_colors():
     assert len(H.depth_colors([2, 16, 64])) == 3
+
+
+def test_plot_weights_against_s_one_curve_per_depth():
+    ax = H.plot_weights_against_s({4: torch.randn(4, 2, 2), 16: torch.randn(16, 2, 2)}, entry=(1, 1))
+    assert len(ax.lines) == 2 and ax.get_xlabel() == "depth $s = k/L$"
+    assert np.allclose(ax.lines[0].get_xdata(), [0.25, 0.5, 0.75, 1.0])
+    with pytest.raises(ValueError, match="must have 4 layers"):
+        H.plot_weights_against_s({4: torch.randn(5, 2, 2)})
+    plt.close("all")
