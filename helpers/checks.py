@@ -10,21 +10,24 @@ import math
 import numbers
 
 
-def _fmt(v: float, digits: int) -> str:
-    return f"{v:.{digits}g}"
+def _fmt(v: float, digits: int, decimals: int | None = None) -> str:
+    return f"{v:.{decimals}f}" if decimals is not None else f"{v:.{digits}g}"
 
 
-def check(claim: str, value, *, target=None, tol=None, lower=None, upper=None, digits: int = 3) -> float:
+def check(claim: str, value, *, target=None, tol=None, lower=None, upper=None, digits: int = 3,
+          decimals: int | None = None) -> None:
     """Check ``|value - target| <= tol`` and/or ``lower <= value <= upper``; print the verdict.
 
     Examples
     --------
     >>> check("fitted slope of max gap vs L", -1.02, target=-1, tol=0.15)
     ✔ fitted slope of max gap vs L: -1.02 (expected -1 ± 0.15)
-    -1.02
     >>> check("final loss", 3e-8, upper=1e-7)
     ✔ final loss: 3e-08 (expected ≤ 1e-07)
-    3e-08
+
+    Returns nothing (so that a check cell shows only its verdict). ``digits`` sets the significant digits
+    of the printed value, or ``decimals`` a fixed number of decimals (better for values near 0): keep them
+    low in cells whose output nbval compares, so that the line is the same on every machine.
     """
     if not isinstance(claim, str) or not claim.strip():
         raise TypeError("claim must be a non-empty sentence saying what is checked")
@@ -54,8 +57,7 @@ def check(claim: str, value, *, target=None, tol=None, lower=None, upper=None, d
         ok = ok and value >= lower
     if upper is not None:
         ok = ok and value <= upper
-    line = f"{claim}: {_fmt(value, digits)} (expected {', '.join(parts)})"
+    line = f"{claim}: {_fmt(value, digits, decimals)} (expected {', '.join(parts)})"
     if not ok:
         raise AssertionError(f"✘ claim does not hold -- {line}")
     print(f"✔ {line}")
-    return value

@@ -4,7 +4,7 @@ import helpers as H
 
 
 def test_check_passes_and_prints(capsys):
-    assert H.check("fitted slope", -1.02, target=-1, tol=0.15) == -1.02
+    assert H.check("fitted slope", -1.02, target=-1, tol=0.15) is None
     assert capsys.readouterr().out == "✔ fitted slope: -1.02 (expected -1 ± 0.15)\n"
     H.check("final loss", 3e-8, upper=1e-7)
     assert "≤ 1e-07" in capsys.readouterr().out
@@ -30,3 +30,8 @@ def test_check_needs_a_criterion():
         H.check("something", 1.0, target=1.0)
     with pytest.raises(TypeError, match="value must be a number"):
         H.check("something", "one", upper=2)
+
+
+def test_fixed_decimals_for_values_near_zero(capsys):
+    H.check("slope", 0.0061, target=0, tol=0.15, decimals=1)
+    assert capsys.readouterr().out.startswith("✔ slope: 0.0 (expected")
