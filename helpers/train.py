@@ -102,7 +102,8 @@ def _layer_gaps(T: torch.Tensor) -> torch.Tensor:
 
 def train(net: ResNet, x: torch.Tensor, y: torch.Tensor, *, steps: int, eta: float, normalization: str,
           L_factor: bool = True, train_AB: bool | None = None, clip: float | None = None,
-          snapshot_steps=(), record_pl: bool = False, divergence_factor: float = 1e4,
+          snapshot_steps=(), snapshot_layers=None, freeze=(), record_pl: bool = False,
+          divergence_factor: float = 1e4,
           progress: bool | None = None, threads: int | None = "auto") -> TrainRecord:
     """Train ``net`` by full-batch gradient descent on the depth-rescaled flow, eq. (4).
 
@@ -118,6 +119,10 @@ def train(net: ResNet, x: torch.Tensor, y: torch.Tensor, *, steps: int, eta: flo
     train_AB : train A and B (no factor L); default: when the network has them.
     clip : if set, coordinate clipping of each right-hand side at this level (clipped flow, eq. (5)).
     snapshot_steps : steps after which to keep a copy of the weights (e.g. ``[0, 10, 50]``).
+    snapshot_layers : 0-based layer indices to keep in each snapshot of ``V`` and ``W`` (default: all);
+        e.g. the rows a shallower network is compared with, to keep snapshots of a very deep
+        reference network small.
+    freeze : names of weights not to train, among ``"V"`` and ``"W"`` (e.g. ``("V",)``).
     record_pl : record the PL ratio of Def. 1 at every step.
     divergence_factor : stop with :class:`TrainingDivergedError` when the loss exceeds this multiple
         of its initial value (or becomes NaN/inf).
@@ -143,6 +148,13 @@ def train(net: ResNet, x: torch.Tensor, y: torch.Tensor, *, steps: int, eta: flo
     snapshot_steps = sorted({check_arg.positive_int("snapshot_steps entry", s, minimum=0) for s in snapshot_steps})
     if snapshot_steps and snapshot_steps[-1] > steps:
         raise ValueError(f"snapshot_steps must lie in 0..steps = {steps}, got {snapshot_steps[-1]}")
+    if isinstance(freeze, str) or not set(freeze) <= {"V", "W"}:
+        raise ValueError(f"freeze must be a tuple of names among 'V' and 'W', got {freeze!r}")
+    if snapshot_layers is not None:
+        snapshot_layers = torch.as_tensor(list(snapshot_layers), dtype=torch.long)
+        if snapshot_layers.numel() == 0 or int(snapshot_layers.min()) < 0 or int(snapshot_layers.max()) >= net.L:
+            raise ValueError(f"snapshot_layers must be non-empty indices in 0..L-1 = {net.L - 1}, "
+                             f"got {snapshot_layers.tolist()}")
     has_AB = net.A is not None or net.B is not None
     train_AB = has_AB if train_AB is None else bool(train_AB)
     if train_AB and not has_AB:
@@ -168,8 +180,11 @@ def train(net: ResNet, x: torch.Tensor, y: torch.Tensor, *, steps: int, eta: flo
         else:
             gaps[i] = 0.0
         if i in snapshot_steps:
-            snapshots[i] = {k: getattr(net, k).detach().cpu().clone() for k in ("V", "W", "A", "B")
-                            if getattr(net, k) is not None}
+            snap = {k: getattr(net, k).detach().cpu().clone() for k in ("A", "B") if getattr(net, k) is not None}
+            for k in ("V", "W"):
+                w = getattr(net, k).detach()
+                snap[k] = (w if snapshot_layers is None else w[snapshot_layers.to(w.device)]).cpu().clone()
+            snapshots[i] = snap
 
     def check_loss(i: int, loss: float) -> None:
         if not math.isfinite(loss) or (i > 0 and loss > divergence_factor * max(losses[0], 1e-300)):
@@ -189,7 +204,8 @@ def train(net: ResNet, x: torch.Tensor, y: torch.Tensor, *, steps: int, eta: flo
             grads = ws.backward(with_AB=train_AB)
             if record_pl:
                 pl[i] = grads.pl_numerator(net.L, include_AB=train_AB) / max(loss, 1e-300)
-            updates = [(net.V, grads.V, step_Z), (net.W, grads.W, step_Z)]
+            updates = [(w, g, step_Z) for name, w, g in (("V", net.V, grads.V), ("W", net.W, grads.W))
+                       if name not in freeze]
             if train_AB:
                 updates += [(net.A, grads.A, eta), (net.B, grads.B, eta)]
             for weight, grad, step in updates:

@@ -110,3 +110,18 @@ def test_progress_bar_can_be_forced_and_silenced(capsys):
     assert "training L=3" in capsys.readouterr().err
     H.train(_fig1_net(3), x, y, steps=3, eta=0.1, normalization="n", progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_freeze_and_snapshot_layers():
+    x, y = H.gaussian_data(10, 4, seed=0)
+    V, W = H.init_weights(8, 4, 5, kind="smooth", seed=0)
+    net = H.ResNet.simple(V, W, "tanh")
+    rec = H.train(net, x, y, steps=3, eta=0.1, normalization="n", freeze=("V",), snapshot_steps=[3],
+                  snapshot_layers=[1, 3, 7])
+    assert torch.equal(rec.net.V, V) and not torch.equal(rec.net.W, W)
+    assert rec.snapshots[3]["W"].shape == (3, 5, 4)
+    assert torch.equal(rec.snapshots[3]["W"], rec.net.W[[1, 3, 7]])
+    with pytest.raises(ValueError, match="snapshot_layers must be non-empty indices in 0..L-1 = 7"):
+        H.train(net, x, y, steps=1, eta=0.1, normalization="n", snapshot_layers=[8])
+    with pytest.raises(ValueError, match="freeze must be"):
+        H.train(net, x, y, steps=1, eta=0.1, normalization="n", freeze=("A",))
