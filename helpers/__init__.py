@@ -20,6 +20,7 @@ from .adjoint import Gradients, autograd_gradients, loss_and_gradients
 from .checks import check
 from .config import by_scale, get_device, get_scale, set_seed, setup
 from .data import digits_data, gaussian_data
+from .depth_limits import REGIMES, ODEErrorSweep, RegimeSweep, make_ode, make_resnet, ode_path, plot_hidden_states, plot_output_across_depth, plot_weights_vs_depth, regime_sweep, regime_weights, resnet_states, resnet_to_ode_errors
 from .init import init_weights, smooth_function, smooth_weight_functions
 from .metrics import SlopeFit, depth_distance, fit_loglog_slope, layer_gaps, max_layer_gap
 from .ode import NeuralODE, euler, rk4, subsample_table

@@ -1,0 +1,107 @@
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+import helpers as H
+from helpers import depth_limits as DL
+
+
+@pytest.fixture
+def x():
+    return H.gaussian_data(12, 4, seed=0)[0]
+
+
+def test_sqrt_L_scaling_matches_init_weights_for_iid_and_multiplies_V_for_smooth():
+    V1, W1 = DL.regime_weights(16, 4, 6, kind="iid", scaling="1/sqrt(L)", seed=3)
+    V2, W2 = H.init_weights(16, 4, 6, kind="iid", scaling="1/sqrt(L)", seed=3)
+    assert torch.equal(V1, V2) and torch.equal(W1, W2)
+    Vs, Ws = DL.regime_weights(16, 4, 6, kind="smooth", scaling="1/sqrt(L)", seed=3)
+    V0, W0 = H.init_weights(16, 4, 6, kind="smooth", seed=3)
+    assert torch.allclose(Vs, 4.0 * V0) and torch.equal(Ws, W0)
+
+
+def test_resnet_is_the_euler_scheme_of_its_ode_with_the_papers_factors(x):
+    # one ResNet step with weights at s = k/L equals one Euler step of the normalised ODE field
+    L, m = 8, 6
+    V, W = DL.regime_weights(L, 4, m, kind="smooth", scaling="1/L", seed=1)
+    h = DL.resnet_states(x, L, m=m, seed=1)
+    ode = DL.make_ode(4, m, seed=1)
+    step = h[0] + ode(1.0 / L, h[0]) / L          # V(1/L), W(1/L) are the weights of layer 1
+    assert torch.allclose(h[1], step, atol=1e-12)
+    assert torch.allclose(h[1], x + torch.tanh(x @ W[0].T / 2) @ V[0].T / (L * math.sqrt(m)))
+
+
+def test_smooth_resnet_converges_to_the_ode_at_rate_one_over_L(x):
+    sweep = DL.resnet_to_ode_errors(x, [8, 16, 32, 64, 128], m=6, seed=0)
+    assert abs(H.fit_loglog_slope(sweep.depths, sweep.errors).slope + 1) < 0.1
+    assert sweep.errors[-1] < 1e-2
+
+
+def test_ode_path_ends_at_the_ode_output(x):
+    path = DL.ode_path(x, np.linspace(0, 1, 5), m=6, seed=0)
+    assert path.shape == (5, 12, 4)
+    assert torch.equal(path[0], x)
+    out = DL.resnet_to_ode_errors(x, [2, 4], m=6, seed=0).ode_output
+    assert torch.allclose(path[-1], out, atol=1e-8)
+
+
+def test_the_four_corners(x):
+    depths = [8, 32, 128, 512]
+    slope = {}
+    for name, (kind, scaling) in DL.REGIMES.items():
+        sw = DL.regime_sweep(x, depths, kind=kind, scaling=scaling, m=6, seeds=range(3))
+        assert sw.outputs.shape == (4, 3, 12, 4) and sw.gaps.shape == (3,)
+        slope[name] = H.fit_loglog_slope(depths, sw.displacement).slope
+        if name == "ODE":
+            assert H.fit_loglog_slope(depths[1:], sw.gaps).slope < -0.85
+    assert abs(slope["identity"] + 0.5) < 0.15
+    assert abs(slope["SDE-like"]) < 0.15 and abs(slope["ODE"]) < 0.05
+    assert slope["explosion"] > 0.3
+
+
+def test_iid_weights_with_sqrt_L_keep_fluctuating(x):
+    sw = DL.regime_sweep(x, [16, 64, 256], kind="iid", scaling="1/sqrt(L)", m=6, seeds=range(4))
+    assert sw.gaps.min() > 0.2
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(depths=[8, 4]), ValueError, "strictly increasing"),
+    (dict(depths=[8]), ValueError, "at least 2"),
+    (dict(depths=[4, 8.5]), TypeError, "each depth"),
+    (dict(depths=5), TypeError, "depths must be a list"),
+    (dict(kind="gaussian"), ValueError, "kind must be one of"),
+    (dict(scaling="1/L^2"), ValueError, "scaling must be one of"),
+    (dict(seeds=[]), ValueError, "at least one seed"),
+])
+def test_bad_arguments_are_named(x, kwargs, error, match):
+    args = dict(depths=[4, 8], kind="iid", scaling="1/L", m=3, seeds=[0]) | kwargs
+    with pytest.raises(error, match=match):
+        DL.regime_sweep(x, **args)
+
+
+def test_float32_input_is_refused(x):
+    with pytest.raises(TypeError, match="x must be float64"):
+        DL.resnet_to_ode_errors(x.float(), [2, 4], m=3, seed=0)
+    with pytest.raises(ValueError, match="s_eval must be increasing"):
+        DL.ode_path(x, [0.5, 1.0], m=3, seed=0)
+
+
+def test_plots_draw_one_line_per_depth(x):
+    fig, axes = plt.subplots(1, 3)
+    tables = {L: DL.regime_weights(L, 4, 3, kind="smooth", scaling="1/L", seed=0)[1] for L in (4, 16)}
+    assert len(DL.plot_weights_vs_depth(axes[0], tables).lines) == 2
+    states = {L: DL.resnet_states(x, L, m=3, seed=0) for L in (4, 16)}
+    path = DL.ode_path(x, np.linspace(0, 1, 11), m=3, seed=0)
+    assert len(DL.plot_hidden_states(axes[1], np.linspace(0, 1, 11), path, states).lines) == 3
+    sw = {"ODE": DL.regime_sweep(x, [4, 8], kind="smooth", scaling="1/L", m=3)}
+    assert len(DL.plot_output_across_depth(axes[2], sw).lines) == 1
+    plt.close(fig)
+
+
+def test_thread_setting_is_restored(x):
+    before = torch.get_num_threads()
+    DL.regime_sweep(x, [2, 4], kind="iid", scaling="1/L", m=3)
+    assert torch.get_num_threads() == before
