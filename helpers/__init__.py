@@ -26,6 +26,7 @@ from .metrics import SlopeFit, depth_distance, fit_loglog_slope, layer_gaps, max
 from .ode import NeuralODE, euler, rk4, subsample_table
 from .resnet import ResNet, mse_loss, theory_input_output_maps
 from .train import TrainingDivergedError, TrainRecord, train
+from .toy2d import compare_gradient_methods, gradient_cost, num_threads, plot_gradient_costs, plot_trajectories, train_toy_ode, two_moons
 
 __version__ = "0.1.0"
 import types as _types

@@ -1,0 +1,393 @@
+"""Notebook 01's helpers: a small 2-D neural ODE a student can *see*, and a measured comparison of the
+two ways to differentiate through an ODE solver (backpropagation through its steps vs the adjoint method).
+
+* :func:`two_moons`, :func:`train_toy_ode`, :func:`plot_trajectories` -- the 2-D example: the neural ODE
+  ``dH/ds = V(s) sigma(W(s) H)`` in the plane (q = d = 2), read out by ``F(x) = B H(1)`` with the fixed row
+  ``B = (1, 0)``, trained (backpropagation through RK4 steps, Adam) so that ``F(x_i)`` is the class +-1.
+* :func:`gradient_cost` -- generic: wall time and peak memory held by the autograd graph (the bytes of the
+  tensors saved for backward, counted with ``torch.autograd.graph.saved_tensors_hooks``) of one
+  forward + backward pass of any closure.
+* :func:`compare_gradient_methods`, :func:`plot_gradient_costs` -- that measurement for a
+  :class:`~helpers.NeuralODE` solved with N explicit Euler steps, differentiated either by backpropagation
+  through the steps (``torchdiffeq.odeint``) or by the adjoint method (``torchdiffeq.odeint_adjoint``,
+  Chen et al., 2018), as N grows.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Callable
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torchdiffeq
+
+from . import _validation as check_arg
+from .init import init_weights
+from .ode import NeuralODE
+from .plotting import COLORS, plot_loglog_rate
+from .resnet import mse_loss
+
+CLASS_COLORS = ("#1f5fa8", "#e07a1f")        # class -1 (blue), class +1 (orange)
+
+
+# --------------------------------------------------------------------------------------------------
+# The 2-D example
+# --------------------------------------------------------------------------------------------------
+def two_moons(n: int, *, noise: float = 0.1, seed: int, dtype=torch.float64):
+    """Two interleaved half circles in the plane (the classic "two moons"), centred and scaled to
+    coordinates of order 1.
+
+    Returns ``x`` (n, 2), ``labels`` (n,) in {0, 1} and targets ``y`` (n, 1) = -1 for class 0, +1 for class 1.
+    Class 0 is the upper moon, class 1 the lower one; ``noise`` is the standard deviation of the
+    Gaussian jitter added to every coordinate.
+
+    Example: ``x, labels, y = two_moons(200, seed=0)``.
+    """
+    n = check_arg.positive_int("n", n, minimum=2)
+    noise = check_arg.positive_float("noise", noise, allow_zero=True)
+    gen = torch.Generator().manual_seed(check_arg.positive_int("seed", seed, minimum=0))
+    labels = torch.arange(n) % 2
+    angle = math.pi * torch.rand(n, generator=gen, dtype=torch.float64)
+    upper = torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
+    lower = torch.stack([1.0 - torch.cos(angle), 0.5 - torch.sin(angle)], dim=1)
+    x = torch.where(labels[:, None] == 0, upper, lower)
+    x = x + noise * torch.randn(n, 2, generator=gen, dtype=torch.float64)
+    x = (x - torch.tensor([0.5, 0.25], dtype=torch.float64)) / 0.75
+    y = (2.0 * labels - 1.0).to(torch.float64)[:, None]
+    return x.to(dtype), labels, y.to(dtype)
+
+
+@dataclass
+class ToyRecord:
+    """What :func:`train_toy_ode` returns: the trained ODE, the loss after each step (``losses[0]``: at
+    initialisation), the training accuracy (sign of F(x) against the class) and the wall time."""
+
+    ode: NeuralODE
+    losses: np.ndarray
+    accuracy: float
+    wall_time: float
+    settings: dict = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def num_threads(n: int | None):
+    """Run a block with ``torch.set_num_threads(n)`` and restore the previous count afterwards
+    (``None``: leave it). Tiny tensors run faster on one thread: several threads only add
+    synchronisation, and on a busy machine they wait for each other."""
+    previous = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(check_arg.positive_int("num_threads", n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _readout(dtype) -> torch.Tensor:
+    return torch.tensor([[1.0, 0.0]], dtype=dtype)
+
+
+def train_toy_ode(x: torch.Tensor, y: torch.Tensor, *, L: int = 8, m: int = 16, steps: int = 300,
+                  lr: float = 0.05, n_steps: int = 16, activation: str = "tanh", seed: int) -> ToyRecord:
+    """Train the 2-D neural ODE ``dH/ds = V(s) sigma(W(s) H)``, ``H(0) = x``, ``F(x) = (1, 0) H(1)``.
+
+    The weights are a table of ``L`` pieces ``V`` (L, 2, m), ``W`` (L, m, 2), linearly interpolated in s,
+    initialised as the theory does (``V = 0``, weight-tied ``W ~ N(0, 1)``: the flow starts as the
+    identity). Loss ``(1/n) sum_i (F(x_i) - y_i)^2``; Adam with step ``lr`` for ``steps`` full-batch steps;
+    gradients by backpropagation through ``n_steps`` RK4 steps. The readout ``B = (1, 0)`` is fixed.
+
+    ``x``: (n, 2); ``y``: (n, 1) with entries +-1. Returns a :class:`ToyRecord`.
+
+    Example: ``x, labels, y = two_moons(200, seed=0); rec = train_toy_ode(x, y, seed=0)``.
+    """
+    check_arg.tensor("x", x, shape=(None, 2))
+    check_arg.tensor("y", y, shape=(x.shape[0], 1))
+    L = check_arg.positive_int("L", L)
+    m = check_arg.positive_int("m", m)
+    steps = check_arg.positive_int("steps", steps, minimum=0)
+    n_steps = check_arg.positive_int("n_steps", n_steps)
+    lr = check_arg.positive_float("lr", lr)
+    V, W = init_weights(L, 2, m, kind="tied", V="zero", seed=seed, dtype=x.dtype)
+    ode = NeuralODE((V, W), activation=activation, B=_readout(x.dtype), interpolation="linear")
+    ode.B.requires_grad_(False)
+    params = [ode.V_table, ode.W_table]
+    opt = torch.optim.Adam(params, lr=lr)
+    losses = []
+    start = time.perf_counter()
+    with num_threads(1):                      # 2-D states: one thread is fastest
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = mse_loss(ode.solve(x, method="rk4", n_steps=n_steps), y, "n")
+            loss.backward()
+            losses.append(float(loss.detach()))
+            if not math.isfinite(losses[-1]):
+                raise RuntimeError(f"the loss became {losses[-1]} at step {len(losses) - 1}: lower lr (got {lr})")
+            opt.step()
+        wall = time.perf_counter() - start
+        with torch.no_grad():
+            out = ode.solve(x, method="rk4", n_steps=n_steps)
+    losses.append(float(mse_loss(out, y, "n")))
+    accuracy = float((torch.sign(out) == torch.sign(y)).double().mean())
+    settings = dict(L=L, m=m, steps=steps, lr=lr, n_steps=n_steps, activation=activation, seed=seed)
+    return ToyRecord(ode=ode, losses=np.array(losses), accuracy=accuracy, wall_time=wall, settings=settings)
+
+
+def plot_trajectories(ode: NeuralODE, x: torch.Tensor, labels: torch.Tensor, *, n_steps: int = 32,
+                      ax=None, max_points: int = 150, title: str | None = "Points pushed by the neural ODE"):
+    """Draw the paths ``s -> H(s)``, s in [0, 1], of the points ``x`` (n, 2) under a 2-D neural ODE
+    (RK4 with ``n_steps`` steps): hollow circles at s = 0, filled dots at s = 1, colours by class
+    (``labels`` (n,) in {0, 1}), and the line ``H_1 = 0`` on which the readout ``(1, 0) H(1)`` changes sign.
+    At most ``max_points`` points are drawn. Returns the axes."""
+    check_arg.tensor("x", x, shape=(None, 2))
+    if not isinstance(labels, torch.Tensor) or labels.shape != (x.shape[0],):
+        raise ValueError(f"labels must be a tensor of shape ({x.shape[0]},), got "
+                         f"{getattr(labels, 'shape', type(labels).__name__)}")
+    if ode.q != 2:
+        raise ValueError(f"plot_trajectories needs a neural ODE in the plane (q = 2), got q = {ode.q}")
+    idx = torch.arange(x.shape[0])[: check_arg.positive_int("max_points", max_points)]
+    with torch.no_grad():
+        path = ode.solve(x[idx], method="rk4", n_steps=n_steps, return_path=True).cpu().numpy()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 4.5))
+    lab = labels[idx].cpu().numpy()
+    for c in (0, 1):
+        sel = lab == c
+        color = CLASS_COLORS[c]
+        ax.plot(path[:, sel, 0], path[:, sel, 1], color=color, lw=0.7, alpha=0.45)
+        ax.scatter(path[0, sel, 0], path[0, sel, 1], s=14, facecolors="none", edgecolors=color, lw=0.8,
+                   label=f"class {'-1' if c == 0 else '+1'}, $s=0$")
+        ax.scatter(path[-1, sel, 0], path[-1, sel, 1], s=14, color=color, label=f"class {'-1' if c == 0 else '+1'}, $s=1$")
+    ax.axvline(0.0, color=COLORS["reference"], ls="--", lw=1, label=r"$H_1 = 0$ (readout changes sign)")
+    ax.set_xlabel(r"$H_1(s)$")
+    ax.set_ylabel(r"$H_2(s)$")
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="lower left", fontsize=8)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------------
+# Measuring the cost of a gradient
+# --------------------------------------------------------------------------------------------------
+class _Holder:
+    __slots__ = ("tensor", "__weakref__")
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+
+class SavedTensorTracker:
+    """Counts the memory held by tensors saved for backward while it is active (as a context manager).
+
+    Memory is counted per storage (views of one tensor count once); the storages of the ``ignore``
+    tensors (e.g. the parameters and the data, which live in memory anyway) are not counted. A saved
+    tensor is released when autograd frees the graph node that saved it. ``peak_bytes`` is the largest
+    total held at any moment; ``n_saved`` the number of tensors saved. Only first-order gradients can
+    be taken through a tracked graph (the saved tensors are stored detached).
+    """
+
+    def __init__(self, ignore=()):
+        self._ignore = {t.untyped_storage().data_ptr() for t in ignore}
+        self._count: dict = {}
+        self._nbytes: dict = {}
+        self.live_bytes = 0
+        self.peak_bytes = 0
+        self.n_saved = 0
+        self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
+
+    def _pack(self, t):
+        storage = t.untyped_storage()
+        key = storage.data_ptr()
+        if key in self._ignore or storage.nbytes() == 0:
+            return t
+        self.n_saved += 1
+        if self._count.get(key, 0) == 0:
+            self._nbytes[key] = storage.nbytes()
+            self.live_bytes += storage.nbytes()
+            self.peak_bytes = max(self.peak_bytes, self.live_bytes)
+        self._count[key] = self._count.get(key, 0) + 1
+        # holding a detached alias avoids a reference cycle output -> grad_fn -> holder -> output
+        holder = _Holder(t.detach())
+        weakref.finalize(holder, self._release, key)
+        return holder
+
+    def _release(self, key):
+        self._count[key] -= 1
+        if self._count[key] == 0:
+            del self._count[key]
+            self.live_bytes -= self._nbytes.pop(key)
+
+    @staticmethod
+    def _unpack(h):
+        return h.tensor if isinstance(h, _Holder) else h
+
+    def __enter__(self):
+        self._hooks.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._hooks.__exit__(*exc)
+
+
+@dataclass
+class GradientCost:
+    """What :func:`gradient_cost` measured for one forward + backward pass."""
+
+    loss: float
+    grads: tuple            # gradients, in the order of ``params``
+    peak_bytes: int         # peak memory held by tensors saved for backward (forward and backward)
+    graph_bytes: int        # memory held by the graph between the forward and the backward pass
+    n_saved: int            # number of tensors saved for backward
+    time: float             # best wall time of forward + backward over ``repeats`` runs (seconds)
+
+
+def gradient_cost(loss_fn: Callable[[], torch.Tensor], params, *, repeats: int = 3,
+                  ignore=()) -> GradientCost:
+    """Measure the cost of one gradient: call ``loss_fn()`` (a closure returning a scalar tensor), then
+    ``torch.autograd.grad(loss, params)``.
+
+    * memory: one run under a :class:`SavedTensorTracker` (parameters and ``ignore`` tensors not counted);
+    * time: the best of ``repeats`` further runs without the tracker (its hooks cost time).
+
+    Example
+    -------
+    >>> w = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    >>> cost = gradient_cost(lambda: (w.exp() * w).sum(), [w])
+    >>> cost.graph_bytes      # exp saves its output (3 doubles); the product saves it again and w (ignored)
+    24
+    """
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a callable returning a scalar tensor, got {type(loss_fn).__name__}")
+    params = list(params)
+    if not params or not all(isinstance(p, torch.Tensor) and p.requires_grad for p in params):
+        raise ValueError("params must be a non-empty list of tensors with requires_grad=True")
+    repeats = check_arg.positive_int("repeats", repeats)
+    with SavedTensorTracker(ignore=list(params) + list(ignore)) as tracker:
+        loss = loss_fn()
+        if not (isinstance(loss, torch.Tensor) and loss.numel() == 1):
+            raise ValueError(f"loss_fn must return a scalar tensor, got {type(loss).__name__} "
+                             f"of shape {tuple(getattr(loss, 'shape', ()))}")
+        graph_bytes = tracker.live_bytes
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.autograd.grad(loss_fn(), params, allow_unused=True)
+        times.append(time.perf_counter() - start)
+    return GradientCost(loss=float(loss.detach()), grads=tuple(grads), peak_bytes=tracker.peak_bytes,
+                        graph_bytes=graph_bytes, n_saved=tracker.n_saved, time=min(times))
+
+
+def euler_loss_fn(ode: NeuralODE, x: torch.Tensor, y: torch.Tensor, *, n_steps: int, adjoint: bool,
+                  normalization: str = "n") -> Callable[[], torch.Tensor]:
+    """A closure returning the loss of ``ode`` solved by ``n_steps`` explicit Euler steps of torchdiffeq,
+    differentiable by backpropagation through the steps (``adjoint=False``: ``odeint``) or by the adjoint
+    method (``adjoint=True``: ``odeint_adjoint``, which integrates H and the adjoint state backward with
+    the same Euler grid)."""
+    n_steps = check_arg.positive_int("n_steps", n_steps)
+    integrate = torchdiffeq.odeint_adjoint if adjoint else torchdiffeq.odeint
+    s = torch.tensor([0.0, 1.0], dtype=x.dtype, device=x.device)
+    options = {"step_size": 1.0 / n_steps}
+
+    def loss_fn():
+        H1 = integrate(ode, ode.initial_state(x), s, method="euler", options=options)[-1]
+        return mse_loss(ode.output(H1), y, normalization)
+
+    return loss_fn
+
+
+@dataclass
+class GradientComparison:
+    """Costs of backpropagation (``"backprop"``) and adjoint (``"adjoint"``) gradients against the number
+    of Euler steps. Each dict maps a method to an array over ``n_steps``."""
+
+    n_steps: np.ndarray
+    peak_mb: dict
+    time_s: dict
+    n_evals: dict
+    grad_gap: np.ndarray     # ||g_backprop - g_adjoint|| / ||g_adjoint|| (all parameters together)
+
+    def table(self) -> str:
+        """The measurements as a plain-text table."""
+        head = f"{'N':>6} | {'graph MB backprop':>17} {'adjoint':>8} | {'time s backprop':>15} {'adjoint':>8} | " \
+               f"{'f evals bp':>10} {'adj':>6} | {'gradient gap':>12}"
+        rows = [head, "-" * len(head)]
+        for i, N in enumerate(self.n_steps):
+            rows.append(f"{N:>6d} | {self.peak_mb['backprop'][i]:>17.2f} {self.peak_mb['adjoint'][i]:>8.2f} | "
+                        f"{self.time_s['backprop'][i]:>15.4f} {self.time_s['adjoint'][i]:>8.4f} | "
+                        f"{self.n_evals['backprop'][i]:>10d} {self.n_evals['adjoint'][i]:>6d} | "
+                        f"{self.grad_gap[i]:>12.2e}")
+        return "\n".join(rows)
+
+
+def compare_gradient_methods(ode: NeuralODE, x: torch.Tensor, y: torch.Tensor, n_steps_list, *,
+                             repeats: int = 3, normalization: str = "n") -> GradientComparison:
+    """For each N in ``n_steps_list``, the gradient of the loss of ``ode`` (solved by N Euler steps) with
+    respect to its parameters, by backpropagation through the steps and by the adjoint method; measured
+    with :func:`gradient_cost` (peak graph memory, best wall time) and the count of vector-field evaluations.
+
+    ``x`` (n, d), ``y`` (n, d'); ``ode`` must have trainable parameters (a weight table).
+    """
+    params = [p for p in ode.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("ode has no trainable parameters: build the NeuralODE from a weight table")
+    check_arg.tensor("x", x, ndim=2)
+    check_arg.tensor("y", y, ndim=2)
+    n_steps_list = [check_arg.positive_int("n_steps", int(N) if isinstance(N, np.integer) else N)
+                    for N in n_steps_list]
+    methods = ("backprop", "adjoint")
+    peak = {k: [] for k in methods}
+    times = {k: [] for k in methods}
+    evals = {k: [] for k in methods}
+    gaps = []
+    for N in n_steps_list:
+        grads = {}
+        for method in methods:
+            fn = euler_loss_fn(ode, x, y, n_steps=N, adjoint=method == "adjoint", normalization=normalization)
+            ode.n_evals = 0
+            torch.autograd.grad(fn(), params)
+            evals[method].append(ode.n_evals)
+            cost = gradient_cost(fn, params, repeats=repeats, ignore=[x, y])
+            peak[method].append(cost.peak_bytes / 1e6)
+            times[method].append(cost.time)
+            grads[method] = torch.cat([g.reshape(-1) for g in cost.grads])
+        gaps.append(float((grads["backprop"] - grads["adjoint"]).norm() / grads["adjoint"].norm()))
+    as_arrays = lambda d, dt=float: {k: np.array(v, dtype=dt) for k, v in d.items()}
+    return GradientComparison(n_steps=np.array(n_steps_list), peak_mb=as_arrays(peak), time_s=as_arrays(times),
+                              n_evals=as_arrays(evals, int), grad_gap=np.array(gaps))
+
+
+def plot_gradient_costs(result: GradientComparison):
+    """Three panels against the number of Euler steps N (log--log): peak graph memory, wall time of one
+    gradient, and the relative gap between the two gradients. Returns ``(fig, axes, fits)`` where
+    ``fits`` maps ``"memory_backprop"``, ``"memory_adjoint"``, ``"time_backprop"``, ``"time_adjoint"``,
+    ``"gap"`` to :class:`~helpers.SlopeFit`."""
+    if not isinstance(result, GradientComparison):
+        raise TypeError(f"result must be a GradientComparison, got {type(result).__name__}")
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.0))
+    N, fits = result.n_steps, {}
+    colors = {"backprop": COLORS["iid"], "adjoint": COLORS["smooth"]}
+    for key, ax, values, ylabel, title in (
+            ("memory", axes[0], result.peak_mb, "peak memory of the autograd graph (MB)", "Memory"),
+            ("time", axes[1], result.time_s, "wall time of one gradient (s)", "Time")):
+        for method, ref in (("backprop", 1.0), ("adjoint", 0.0 if key == "memory" else None)):
+            _, fits[f"{key}_{method}"] = plot_loglog_rate(N, values[method], ax=ax, label=method,
+                                                          color=colors[method], ref_slope=ref)
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{title} of one gradient vs number of steps")
+    _, fits["gap"] = plot_loglog_rate(N, result.grad_gap, ax=axes[2], label="backprop vs adjoint",
+                                      color=COLORS["ode"], ref_slope=-1.0)
+    for ax in axes:
+        ax.set_xticks(N, [str(int(v)) for v in N])
+        ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
+        ax.set_xlabel("number of Euler steps $N$")
+    axes[2].set_ylabel(r"$\|g_{\mathrm{bp}} - g_{\mathrm{adj}}\| / \|g_{\mathrm{adj}}\|$")
+    axes[2].set_title("Gap between the two gradients")
+    fig.tight_layout()
+    return fig, axes, fits
