@@ -22,6 +22,7 @@ from .config import by_scale, get_device, get_scale, set_seed, setup
 from .data import digits_data, gaussian_data
 from .depth_limits import REGIMES, ODEErrorSweep, RegimeSweep, make_ode, make_resnet, ode_path, plot_hidden_states, plot_output_across_depth, plot_weights_vs_depth, regime_sweep, regime_weights, resnet_states, resnet_to_ode_errors
 from .finite_time import DepthLimit, Profiles, alpha_lower_estimate, depth_limit_run, depth_slopes, depth_sweep, effective_exponential_rate, fig1_network, forward_backward_profiles, gap_table, plot_distance_heatmap, plot_gap_vs_depth, plot_profiles, plot_rate_vs_depth, plot_scaled_gaps, scaled_gap_curves
+from .gradient_flow import States, euler_gap_at_time, flow_speed, forward_backward_states, gradient_descent_path, gradient_flow_path, make_resnets, per_layer_gradient_norms, plot_across_depth, plot_descent_paths, plot_loss_along_paths, plot_loss_vs_time, relative_gradient_error, valley_grad, valley_loss
 from .init import init_weights, smooth_function, smooth_weight_functions
 from .metrics import SlopeFit, depth_distance, fit_loglog_slope, layer_gaps, max_layer_gap
 from .ode import NeuralODE, euler, rk4, subsample_table
