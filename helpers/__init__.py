@@ -18,6 +18,7 @@ Public API (everything a notebook needs)::
 from .activations import ACTIVATIONS, get_activation
 from .adjoint import Gradients, autograd_gradients, loss_and_gradients
 from .checks import check
+from .counterexample import CounterexampleRun, GapSweep, counterexample_net, gap_sweep, plot_counterexample_weights, plot_gap_sweeps, relu_w_star, run_counterexample
 from .config import by_scale, get_device, get_scale, set_seed, setup
 from .data import digits_data, gaussian_data
 from .depth_limits import REGIMES, ODEErrorSweep, RegimeSweep, make_ode, make_resnet, ode_path, plot_hidden_states, plot_output_across_depth, plot_weights_vs_depth, regime_sweep, regime_weights, resnet_states, resnet_to_ode_errors
