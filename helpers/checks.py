@@ -11,7 +11,9 @@ import numbers
 
 
 def _fmt(v: float, digits: int, decimals: int | None = None) -> str:
-    return f"{v:.{decimals}f}" if decimals is not None else f"{v:.{digits}g}"
+    text = f"{v:.{decimals}f}" if decimals is not None else f"{v:.{digits}g}"
+    # a tiny negative value rounds to "-0.0": print "0.0", the same on every machine
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def check(claim: str, value, *, target=None, tol=None, lower=None, upper=None, digits: int = 3,

@@ -35,3 +35,8 @@ def test_check_needs_a_criterion():
 def test_fixed_decimals_for_values_near_zero(capsys):
     H.check("slope", 0.0061, target=0, tol=0.15, decimals=1)
     assert capsys.readouterr().out.startswith("✔ slope: 0.0 (expected")
+
+
+def test_negative_zero_prints_as_zero(capsys):
+    H.check("slope", -0.004, target=0, tol=0.15, decimals=1)
+    assert capsys.readouterr().out.startswith("✔ slope: 0.0 (expected")
