@@ -74,16 +74,26 @@ class TrainRecord:
 
 @contextlib.contextmanager
 def num_threads(k: int | None):
-    """Run a block with ``k`` intra-op threads (``None``: leave torch's setting)."""
+    """Run a block with ``k`` intra-op threads (``None``: leave torch's setting), then restore the count.
+
+    Example: ``with num_threads(auto_threads(net, n)): ...``.
+    """
     if k is None:
         yield
         return
+    k = check_arg.positive_int("num_threads", k)
     before = torch.get_num_threads()
     torch.set_num_threads(k)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def auto_threads(net: ResNet, n: int) -> int | None:
+    """The thread count for passes of ``net`` over ``n`` samples: 1 for small layers on the CPU (see
+    below), ``None`` (torch's setting) otherwise."""
+    return _auto_threads(net, n)
 
 
 def _auto_threads(net: ResNet, n: int) -> int | None:

@@ -125,3 +125,18 @@ def test_freeze_and_snapshot_layers():
         H.train(net, x, y, steps=1, eta=0.1, normalization="n", snapshot_layers=[8])
     with pytest.raises(ValueError, match="freeze must be"):
         H.train(net, x, y, steps=1, eta=0.1, normalization="n", freeze=("A",))
+
+
+def test_num_threads_restores_the_setting_and_validates():
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with H.num_threads(1):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(ValueError, match="num_threads must be an integer >= 1, got 0"):
+            with H.num_threads(0):
+                pass
+    finally:
+        torch.set_num_threads(before)
