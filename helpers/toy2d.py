@@ -11,29 +11,26 @@ two ways to differentiate through an ODE solver (backpropagation through its ste
   :class:`~helpers.NeuralODE` solved with N explicit Euler steps, differentiated either by backpropagation
   through the steps (``torchdiffeq.odeint``) or by the adjoint method (``torchdiffeq.odeint_adjoint``,
   Chen et al., 2018), as N grows.
+
+matplotlib, torchdiffeq (which pulls in SciPy) and :mod:`helpers.plotting` are imported inside the
+functions that need them, so that the data and measurement functions stay light.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
-import matplotlib as mpl
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
-import torchdiffeq
 
 from . import _validation as check_arg
 from .init import init_weights
 from .ode import NeuralODE
-from .plotting import COLORS, plot_loglog_rate
 from .resnet import mse_loss
-
-CLASS_COLORS = ("#1f5fa8", "#e07a1f")        # class -1 (blue), class +1 (orange)
+from .train import TrainingDivergedError, num_threads
 
 
 # --------------------------------------------------------------------------------------------------
@@ -45,7 +42,9 @@ def two_moons(n: int, *, noise: float = 0.1, seed: int, dtype=torch.float64):
 
     Returns ``x`` (n, 2), ``labels`` (n,) in {0, 1} and targets ``y`` (n, 1) = -1 for class 0, +1 for class 1.
     Class 0 is the upper moon, class 1 the lower one; ``noise`` is the standard deviation of the
-    Gaussian jitter added to every coordinate.
+    Gaussian jitter added to every coordinate *in the unscaled coordinates* (the moons of radius 1),
+    before the centring and the division by 0.75: in the returned ``x`` the jitter's standard deviation
+    is ``noise / 0.75``.
 
     Example: ``x, labels, y = two_moons(200, seed=0)``.
     """
@@ -75,18 +74,25 @@ class ToyRecord:
     settings: dict = field(default_factory=dict)
 
 
-@contextlib.contextmanager
-def num_threads(n: int | None):
-    """Run a block with ``torch.set_num_threads(n)`` and restore the previous count afterwards
-    (``None``: leave it). Tiny tensors run faster on one thread: several threads only add
-    synchronisation, and on a busy machine they wait for each other."""
-    previous = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(check_arg.positive_int("num_threads", n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+def _ode_reference(ode: NeuralODE) -> torch.Tensor:
+    """A tensor of the ODE's weights, to read their dtype and device."""
+    for p in ode.parameters():
+        return p
+    return torch.as_tensor(ode.V_fn(0.0))
+
+
+def _check_ode_data(ode: NeuralODE, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
+    """``x`` (n, input width of ``ode``) and ``y`` (n, output width) with the ODE's dtype and device."""
+    if not isinstance(ode, NeuralODE):
+        raise TypeError(f"ode must be a helpers.NeuralODE, got {type(ode).__name__}")
+    width_in = ode.q if ode.A is None else ode.A.shape[1]
+    check_arg.tensor("x", x, shape=(None, width_in))
+    if x.shape[0] == 0:
+        raise ValueError(f"x must hold at least one sample, got shape {tuple(x.shape)}")
+    if y is not None:
+        width_out = ode.q if ode.B is None else ode.B.shape[0]
+        check_arg.tensor("y", y, shape=(x.shape[0], width_out))
+    check_arg.same_dtype_device(x=x, y=y, ode_weights=_ode_reference(ode))
 
 
 def _readout(dtype) -> torch.Tensor:
@@ -102,12 +108,18 @@ def train_toy_ode(x: torch.Tensor, y: torch.Tensor, *, L: int = 8, m: int = 16, 
     identity). Loss ``(1/n) sum_i (F(x_i) - y_i)^2``; Adam with step ``lr`` for ``steps`` full-batch steps;
     gradients by backpropagation through ``n_steps`` RK4 steps. The readout ``B = (1, 0)`` is fixed.
 
-    ``x``: (n, 2); ``y``: (n, 1) with entries +-1. Returns a :class:`ToyRecord`.
+    This is plain Adam, a practical optimiser for the picture -- *not* the gradient flow of eq. (4) (no
+    factor L, adaptive per-coordinate steps): for that flow use :func:`helpers.train` on a ResNet.
+
+    ``x``: (n, 2); ``y``: (n, 1) with entries +-1, same dtype and device as ``x``. Returns a
+    :class:`ToyRecord`. Raises :class:`helpers.TrainingDivergedError` (naming the step) if the loss
+    becomes NaN or infinite.
 
     Example: ``x, labels, y = two_moons(200, seed=0); rec = train_toy_ode(x, y, seed=0)``.
     """
     check_arg.tensor("x", x, shape=(None, 2))
     check_arg.tensor("y", y, shape=(x.shape[0], 1))
+    check_arg.same_dtype_device(x=x, y=y)
     L = check_arg.positive_int("L", L)
     m = check_arg.positive_int("m", m)
     steps = check_arg.positive_int("steps", steps, minimum=0)
@@ -127,7 +139,8 @@ def train_toy_ode(x: torch.Tensor, y: torch.Tensor, *, L: int = 8, m: int = 16, 
             loss.backward()
             losses.append(float(loss.detach()))
             if not math.isfinite(losses[-1]):
-                raise RuntimeError(f"the loss became {losses[-1]} at step {len(losses) - 1}: lower lr (got {lr})")
+                raise TrainingDivergedError(f"the loss became {losses[-1]} at step {len(losses) - 1} of {steps}: "
+                                            f"lower lr (got lr = {lr})")
             opt.step()
         wall = time.perf_counter() - start
         with torch.no_grad():
@@ -143,22 +156,34 @@ def plot_trajectories(ode: NeuralODE, x: torch.Tensor, labels: torch.Tensor, *, 
     """Draw the paths ``s -> H(s)``, s in [0, 1], of the points ``x`` (n, 2) under a 2-D neural ODE
     (RK4 with ``n_steps`` steps): hollow circles at s = 0, filled dots at s = 1, colours by class
     (``labels`` (n,) in {0, 1}), and the line ``H_1 = 0`` on which the readout ``(1, 0) H(1)`` changes sign.
-    At most ``max_points`` points are drawn. Returns the axes."""
-    check_arg.tensor("x", x, shape=(None, 2))
+    ``x`` must have the ODE's dtype and device. At most ``max_points`` points are drawn. Returns the axes."""
+    if not isinstance(ode, NeuralODE):
+        raise TypeError(f"ode must be a helpers.NeuralODE, got {type(ode).__name__}")
+    if ode.q != 2 or ode.A is not None:
+        raise ValueError(f"plot_trajectories needs a neural ODE in the plane (q = 2, no input map A), "
+                         f"got q = {ode.q}" + ("" if ode.A is None else " and an input map A"))
+    _check_ode_data(ode, x)
     if not isinstance(labels, torch.Tensor) or labels.shape != (x.shape[0],):
         raise ValueError(f"labels must be a tensor of shape ({x.shape[0]},), got "
                          f"{getattr(labels, 'shape', type(labels).__name__)}")
-    if ode.q != 2:
-        raise ValueError(f"plot_trajectories needs a neural ODE in the plane (q = 2), got q = {ode.q}")
+    bad = labels[(labels != 0) & (labels != 1)]
+    if bad.numel():
+        raise ValueError(f"labels must be classes in {{0, 1}} (the second output of two_moons), got values "
+                         f"{sorted(set(bad.tolist()))[:5]}; for targets y in {{-1, +1}} use (y[:, 0] > 0).long()")
+    n_steps = check_arg.positive_int("n_steps", n_steps)
     idx = torch.arange(x.shape[0])[: check_arg.positive_int("max_points", max_points)]
     with torch.no_grad():
         path = ode.solve(x[idx], method="rk4", n_steps=n_steps, return_path=True).cpu().numpy()
+    import matplotlib.pyplot as plt
+    from .plotting import COLORS
+
+    class_colors = (COLORS["smooth"], COLORS["iid"])       # class -1 (blue), class +1 (orange)
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 4.5))
     lab = labels[idx].cpu().numpy()
     for c in (0, 1):
         sel = lab == c
-        color = CLASS_COLORS[c]
+        color = class_colors[c]
         ax.plot(path[:, sel, 0], path[:, sel, 1], color=color, lw=0.7, alpha=0.45)
         ax.scatter(path[0, sel, 0], path[0, sel, 1], s=14, facecolors="none", edgecolors=color, lw=0.8,
                    label=f"class {'-1' if c == 0 else '+1'}, $s=0$")
@@ -255,6 +280,9 @@ def gradient_cost(loss_fn: Callable[[], torch.Tensor], params, *, repeats: int =
     * memory: one run under a :class:`SavedTensorTracker` (parameters and ``ignore`` tensors not counted);
     * time: the best of ``repeats`` further runs without the tracker (its hooks cost time).
 
+    ``params``: a tensor or a list of tensors with ``requires_grad=True``, each used by ``loss_fn``
+    (a parameter the loss does not depend on raises, rather than giving a ``None`` gradient).
+
     Example
     -------
     >>> w = torch.randn(3, dtype=torch.float64, requires_grad=True)
@@ -264,9 +292,17 @@ def gradient_cost(loss_fn: Callable[[], torch.Tensor], params, *, repeats: int =
     """
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be a callable returning a scalar tensor, got {type(loss_fn).__name__}")
-    params = list(params)
+    if isinstance(params, torch.Tensor):
+        params = [params]                # one tensor, not a list: list(w) would split it into views
+    try:
+        params = list(params)
+    except TypeError:
+        raise TypeError(f"params must be a tensor or a list of tensors with requires_grad=True, "
+                        f"got {type(params).__name__}") from None
     if not params or not all(isinstance(p, torch.Tensor) and p.requires_grad for p in params):
-        raise ValueError("params must be a non-empty list of tensors with requires_grad=True")
+        got = [f"tensor(requires_grad={p.requires_grad})" if isinstance(p, torch.Tensor) else type(p).__name__
+               for p in params[:5]]
+        raise ValueError(f"params must be a non-empty list of tensors with requires_grad=True, got {got}")
     repeats = check_arg.positive_int("repeats", repeats)
     with SavedTensorTracker(ignore=list(params) + list(ignore)) as tracker:
         loss = loss_fn()
@@ -275,6 +311,11 @@ def gradient_cost(loss_fn: Callable[[], torch.Tensor], params, *, repeats: int =
                              f"of shape {tuple(getattr(loss, 'shape', ()))}")
         graph_bytes = tracker.live_bytes
         grads = torch.autograd.grad(loss, params, allow_unused=True)
+    unused = [i for i, g in enumerate(grads) if g is None]
+    if unused:
+        i = unused[0]
+        raise ValueError(f"params[{i}] (shape {tuple(params[i].shape)}) is not used by loss_fn: its gradient is "
+                         f"None; pass only the tensors the loss depends on ({len(unused)} of {len(params)} unused)")
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -291,6 +332,8 @@ def euler_loss_fn(ode: NeuralODE, x: torch.Tensor, y: torch.Tensor, *, n_steps: 
     method (``adjoint=True``: ``odeint_adjoint``, which integrates H and the adjoint state backward with
     the same Euler grid)."""
     n_steps = check_arg.positive_int("n_steps", n_steps)
+    import torchdiffeq  # imported here: it pulls in SciPy
+
     integrate = torchdiffeq.odeint_adjoint if adjoint else torchdiffeq.odeint
     s = torch.tensor([0.0, 1.0], dtype=x.dtype, device=x.device)
     options = {"step_size": 1.0 / n_steps}
@@ -332,15 +375,27 @@ def compare_gradient_methods(ode: NeuralODE, x: torch.Tensor, y: torch.Tensor, n
     respect to its parameters, by backpropagation through the steps and by the adjoint method; measured
     with :func:`gradient_cost` (peak graph memory, best wall time) and the count of vector-field evaluations.
 
-    ``x`` (n, d), ``y`` (n, d'); ``ode`` must have trainable parameters (a weight table).
+    ``x`` (n, d), ``y`` (n, d'), with the ODE's dtype and device; ``n_steps_list``: a list of positive
+    integers; ``ode`` must have trainable parameters (a weight table).
     """
+    if not isinstance(ode, NeuralODE):
+        raise TypeError(f"ode must be a helpers.NeuralODE, got {type(ode).__name__}")
     params = [p for p in ode.parameters() if p.requires_grad]
     if not params:
         raise ValueError("ode has no trainable parameters: build the NeuralODE from a weight table")
-    check_arg.tensor("x", x, ndim=2)
-    check_arg.tensor("y", y, ndim=2)
-    n_steps_list = [check_arg.positive_int("n_steps", int(N) if isinstance(N, np.integer) else N)
+    _check_ode_data(ode, x, y)
+    try:
+        if isinstance(n_steps_list, (str, bytes)):
+            raise TypeError
+        n_steps_list = list(n_steps_list)
+    except TypeError:
+        raise TypeError(f"n_steps_list must be a list of positive integers (numbers of Euler steps), got "
+                        f"{n_steps_list!r} of type {type(n_steps_list).__name__}; for one value write "
+                        f"[{n_steps_list!r}]") from None
+    n_steps_list = [check_arg.positive_int("n_steps", N.item() if isinstance(N, torch.Tensor) and N.ndim == 0 else N)
                     for N in n_steps_list]
+    if not n_steps_list:
+        raise ValueError("n_steps_list is empty: give at least one number of Euler steps")
     methods = ("backprop", "adjoint")
     peak = {k: [] for k in methods}
     times = {k: [] for k in methods}
@@ -370,6 +425,10 @@ def plot_gradient_costs(result: GradientComparison):
     ``"gap"`` to :class:`~helpers.SlopeFit`."""
     if not isinstance(result, GradientComparison):
         raise TypeError(f"result must be a GradientComparison, got {type(result).__name__}")
+    import matplotlib as mpl
+    import matplotlib.pyplot as plt
+    from .plotting import COLORS, plot_loglog_rate
+
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.0))
     N, fits = result.n_steps, {}
     colors = {"backprop": COLORS["iid"], "adjoint": COLORS["smooth"]}

@@ -29,16 +29,28 @@ def test_two_moons_shapes_labels_and_targets():
         T.two_moons(10, noise=-1.0, seed=0)
 
 
+def test_two_moons_noise_is_in_the_unscaled_coordinates():
+    # the docstring's promise: the jitter of the returned x has standard deviation noise / 0.75
+    x0, _, _ = T.two_moons(20000, noise=0.0, seed=3)
+    x1, _, _ = T.two_moons(20000, noise=0.1, seed=3)
+    assert float((x1 - x0).std()) == pytest.approx(0.1 / 0.75, rel=0.02)
+
+
 def test_train_toy_ode_separates_the_moons_and_starts_as_identity():
     x, labels, y = T.two_moons(80, seed=0)
-    rec = T.train_toy_ode(x, y, L=4, m=8, steps=60, lr=0.05, n_steps=8, seed=0)
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        rec = T.train_toy_ode(x, y, L=4, m=8, steps=60, lr=0.05, n_steps=8, seed=0)
+        assert torch.get_num_threads() == 3                 # the one-thread block restored the setting
+    finally:
+        torch.set_num_threads(before)
     # V = 0 at initialisation: the flow is the identity and F(x) = x_1
     assert rec.losses[0] == pytest.approx(float(((x[:, :1] - y) ** 2).mean()))
     assert rec.losses[-1] < 0.2 * rec.losses[0]
     assert rec.accuracy >= 0.95
     assert len(rec.losses) == 61 and rec.wall_time > 0
     assert not rec.ode.B.requires_grad and torch.equal(rec.ode.B, torch.tensor([[1.0, 0.0]], dtype=F64))
-    assert torch.get_num_threads() >= 1
 
 
 def test_train_toy_ode_rejects_bad_arguments():
@@ -49,13 +61,14 @@ def test_train_toy_ode_rejects_bad_arguments():
         T.train_toy_ode(x, y[:5], seed=0)
     with pytest.raises(ValueError, match="lr must be a finite number > 0"):
         T.train_toy_ode(x, y, lr=0.0, seed=0)
+    with pytest.raises(TypeError, match="x: torch.float32, y: torch.float64"):
+        T.train_toy_ode(x.float(), y, seed=0)
 
 
-def test_num_threads_restores_the_previous_count():
-    before = torch.get_num_threads()
-    with T.num_threads(1):
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
+def test_train_toy_ode_divergence_is_a_training_diverged_error_naming_the_step():
+    x, _, y = T.two_moons(20, seed=0)
+    with pytest.raises(H.TrainingDivergedError, match=r"at step \d+ of 50.*lr = 1e\+30"):
+        T.train_toy_ode(x, y, L=2, m=4, steps=50, lr=1e30, n_steps=4, activation="identity", seed=0)
 
 
 def test_plot_trajectories_draws_one_path_per_point():
@@ -70,6 +83,16 @@ def test_plot_trajectories_draws_one_path_per_point():
     ode3 = H.NeuralODE(H.init_weights(2, 3, 4, kind="iid", seed=0), activation="tanh")
     with pytest.raises(ValueError, match="q = 3"):
         T.plot_trajectories(ode3, torch.zeros(4, 2, dtype=F64), torch.zeros(4, dtype=torch.long))
+    # labels in {-1, +1} (the targets) would silently drop class -1
+    with pytest.raises(ValueError, match=r"labels must be classes in \{0, 1\}.*got values \[-1.0\]"):
+        T.plot_trajectories(rec.ode, x, y[:, 0])
+    with pytest.raises(TypeError, match="x: torch.float32, ode_weights: torch.float64"):
+        T.plot_trajectories(rec.ode, x.float(), labels)
+    with pytest.raises(ValueError, match=r"x must have shape \(\*, 2\), got \(20, 3\)"):
+        T.plot_trajectories(rec.ode, torch.zeros(20, 3, dtype=F64), labels)
+    with pytest.raises(TypeError, match="ode must be a helpers.NeuralODE"):
+        T.plot_trajectories(None, x, labels)
+    plt.close("all")
 
 
 def test_gradient_cost_counts_saved_storages_once_and_ignores_parameters():
@@ -109,6 +132,19 @@ def test_gradient_cost_rejects_bad_arguments():
         T.gradient_cost(lambda: w.sum(), [torch.randn(3)])
     with pytest.raises(ValueError, match="loss_fn must return a scalar tensor"):
         T.gradient_cost(lambda: w * 2, [w])
+    with pytest.raises(TypeError, match="params must be a tensor or a list of tensors"):
+        T.gradient_cost(lambda: w.sum(), 3)
+
+
+def test_gradient_cost_accepts_one_tensor_and_refuses_unused_parameters():
+    w = torch.randn(1000, dtype=F64, requires_grad=True)
+    as_list = T.gradient_cost(lambda: (w.exp() * w).sum(), [w], repeats=1)
+    as_tensor = T.gradient_cost(lambda: (w.exp() * w).sum(), w, repeats=1)      # not split into 0-d views
+    assert len(as_tensor.grads) == 1 and torch.equal(as_tensor.grads[0], as_list.grads[0])
+    assert as_tensor.graph_bytes == as_list.graph_bytes == 8000
+    v = torch.randn(3, dtype=F64, requires_grad=True)
+    with pytest.raises(ValueError, match=r"params\[1\] \(shape \(3,\)\) is not used by loss_fn"):
+        T.gradient_cost(lambda: (w * w).sum(), [w, v], repeats=1)
 
 
 def _small_ode():
@@ -144,3 +180,20 @@ def test_compare_gradient_methods_memory_evals_and_gap():
         T.compare_gradient_methods(H.NeuralODE(H.smooth_weight_functions(3, 5, seed=0)), x, y, [4])
     with pytest.raises(ValueError, match="n_steps must be an integer >= 1, got 0"):
         T.compare_gradient_methods(ode, x, y, [0])
+
+
+def test_compare_gradient_methods_rejects_bad_data_and_step_lists():
+    ode = _small_ode()
+    x, y = H.gaussian_data(6, 3, seed=0)
+    with pytest.raises(TypeError, match="n_steps_list must be a list of positive integers.*got 4.*write \\[4\\]"):
+        T.compare_gradient_methods(ode, x, y, 4, repeats=1)
+    with pytest.raises(ValueError, match="n_steps_list is empty"):
+        T.compare_gradient_methods(ode, x, y, [], repeats=1)
+    with pytest.raises(TypeError, match="x: torch.float32, y: torch.float32, ode_weights: torch.float64"):
+        T.compare_gradient_methods(ode, x.float(), y.float(), [4], repeats=1)
+    with pytest.raises(ValueError, match=r"x must have shape \(\*, 3\), got \(6, 5\)"):
+        T.compare_gradient_methods(ode, torch.randn(6, 5, dtype=F64), y, [4], repeats=1)
+    with pytest.raises(ValueError, match=r"y must have shape \(6, 3\), got \(5, 3\)"):
+        T.compare_gradient_methods(ode, x, y[:5], [4], repeats=1)
+    res = T.compare_gradient_methods(ode, x, y, np.array([2, 4]), repeats=1)      # NumPy integers are fine
+    assert list(res.n_steps) == [2, 4]
