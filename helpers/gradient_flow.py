@@ -17,23 +17,24 @@ Three ideas, each with the few functions a notebook needs:
   ||dl/dW_k||_F`` (it scales like 1/L); :func:`flow_speed` is ``-dl/dt`` at t = 0 under the flow with or
   without the factor L on the residual weights; :func:`plot_across_depth` and :func:`plot_loss_vs_time`
   draw states against depth s = k/L and losses against gradient-flow time t.
+
+matplotlib, torchdiffeq (which pulls in SciPy) and :mod:`helpers.plotting` are imported inside the functions
+that need them, so that the losses, gradient descent and the ResNet states stay light.
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Callable
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
-import torchdiffeq
 
 from . import _validation as check_arg
 from .adjoint import AdjointWorkspace, Gradients
 from .init import init_weights
-from .plotting import depth_colors
 from .resnet import ResNet
-from .train import _auto_threads, num_threads
+from .train import auto_threads, num_threads
 
 # ---------------------------------------------------------------------------------------------------
 # 1. A 2-D loss, gradient descent and gradient flow
@@ -82,6 +83,28 @@ def _theta0(theta0) -> np.ndarray:
     return theta0
 
 
+def _gradient(grad_fn: Callable, theta, like: str):
+    """``grad_fn(theta)`` as an array (``like="numpy"``) or a float64 tensor (``"torch"``) of theta's shape."""
+    g = grad_fn(theta)
+    if like == "torch":
+        if not isinstance(g, torch.Tensor):
+            try:
+                g = torch.as_tensor(np.asarray(g, dtype=float))
+            except (TypeError, ValueError):
+                raise TypeError(f"grad_fn must return an array or a tensor of shape {tuple(theta.shape)}, "
+                                f"got {type(g).__name__}") from None
+        g = g.to(dtype=theta.dtype, device=theta.device)
+    else:
+        try:
+            g = np.asarray(g.detach().cpu() if isinstance(g, torch.Tensor) else g, dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError(f"grad_fn must return an array of shape {theta.shape}, got {type(g).__name__}") from None
+    if tuple(g.shape) != tuple(theta.shape):
+        raise ValueError(f"grad_fn must return a gradient of the shape of theta0, {tuple(theta.shape)}, got shape "
+                         f"{tuple(g.shape)}")
+    return g
+
+
 def gradient_descent_path(grad_fn: Callable, theta0, *, eta: float, steps: int,
                           blow_up: float = 1e6) -> np.ndarray:
     """Iterates of gradient descent ``theta_{i+1} = theta_i - eta grad_fn(theta_i)``, i = 0..steps.
@@ -101,7 +124,7 @@ def gradient_descent_path(grad_fn: Callable, theta0, *, eta: float, steps: int,
     blow_up = check_arg.positive_float("blow_up", blow_up)
     path = [theta]
     for _ in range(steps):
-        theta = theta - eta * np.asarray(grad_fn(theta), dtype=float)
+        theta = theta - eta * _gradient(grad_fn, theta, "numpy")
         path.append(theta)
         if not np.all(np.isfinite(theta)) or np.linalg.norm(theta) > blow_up:
             break
@@ -111,7 +134,8 @@ def gradient_descent_path(grad_fn: Callable, theta0, *, eta: float, steps: int,
 def gradient_flow_path(grad_fn: Callable, theta0, t, *, rtol: float = 1e-10, atol: float = 1e-12) -> np.ndarray:
     """The gradient flow ``d theta/dt = -grad_fn(theta)``, ``theta(0) = theta0``, at the times ``t``
     (increasing, starting at 0), solved accurately in float64 with torchdiffeq's adaptive Dormand--Prince
-    scheme. ``grad_fn`` must accept a float64 torch tensor. Returns shape (len(t), p).
+    scheme. ``grad_fn`` must accept a float64 torch tensor of shape (p,) and return a gradient of that shape
+    (a tensor, or a NumPy array, which is converted). Returns shape (len(t), p).
 
     Example: ``gradient_flow_path(valley_grad, [1.5, 0.0], np.linspace(0, 1, 11))``.
     """
@@ -125,8 +149,11 @@ def gradient_flow_path(grad_fn: Callable, theta0, t, *, rtol: float = 1e-10, ato
     atol = check_arg.positive_float("atol", atol)
     if t.size == 1:
         return theta.numpy()[None].copy()
-    sol = torchdiffeq.odeint(lambda s, y: -grad_fn(y), theta, torch.as_tensor(t, dtype=torch.float64),
-                             rtol=rtol, atol=atol, method="dopri5")
+    _gradient(grad_fn, theta, "torch")          # fail early, with a clear message, on a wrong gradient
+    import torchdiffeq  # imported here: it pulls in SciPy
+
+    sol = torchdiffeq.odeint(lambda s, y: -_gradient(grad_fn, y, "torch"), theta,
+                             torch.as_tensor(t, dtype=torch.float64), rtol=rtol, atol=atol, method="dopri5")
     return sol.numpy()
 
 
@@ -136,9 +163,14 @@ def euler_gap_at_time(grad_fn: Callable, theta0, *, T: float, etas) -> np.ndarra
     (Euler is a first-order scheme). Each ``T / eta`` must be an integer. Returns shape (len(etas),).
     """
     T = check_arg.positive_float("T", T)
-    etas = np.asarray(etas, dtype=float).ravel()
-    if etas.size == 0 or np.any(etas <= 0):
-        raise ValueError(f"etas must be a non-empty list of positive step sizes, got {etas.tolist()}")
+    if not callable(grad_fn):
+        raise TypeError(f"grad_fn must be a function theta -> gradient, got {type(grad_fn).__name__}")
+    try:
+        etas = np.asarray(etas, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise TypeError(f"etas must be a list of positive step sizes, got {etas!r}") from None
+    if etas.size == 0 or not np.all(np.isfinite(etas)) or np.any(etas <= 0):
+        raise ValueError(f"etas must be a non-empty list of finite positive step sizes, got {etas.tolist()}")
     steps = np.rint(T / etas)
     if np.any(np.abs(steps * etas - T) > 1e-9 * T):
         raise ValueError(f"each T / eta must be an integer number of steps; T = {T}, etas = {etas.tolist()}")
@@ -159,6 +191,8 @@ def plot_descent_paths(loss_fn: Callable, flow_path: np.ndarray, gd_paths: dict,
     """
     if not gd_paths:
         raise ValueError("gd_paths is empty: give {eta: path} for at least one step size")
+    import matplotlib.pyplot as plt
+
     if ax is None:
         _, ax = plt.subplots()
     u_min, u_max, v_min, v_max = extent
@@ -183,7 +217,10 @@ def plot_descent_paths(loss_fn: Callable, flow_path: np.ndarray, gd_paths: dict,
 
 
 def _step_colors(n: int) -> list:
-    cmap = plt.get_cmap("plasma")
+    import matplotlib.pyplot as plt
+    from .plotting import TIME_CMAP
+
+    cmap = plt.get_cmap(TIME_CMAP)
     return [cmap(0.85 * j / max(n - 1, 1)) for j in range(n)]
 
 
@@ -194,6 +231,8 @@ def plot_loss_along_paths(loss_fn: Callable, t_flow, flow_path: np.ndarray, gd_p
     With t on the horizontal axis, small steps fall on the flow's curve."""
     if not gd_paths:
         raise ValueError("gd_paths is empty: give {eta: path} for at least one step size")
+    import matplotlib.pyplot as plt
+
     if ax is None:
         _, ax = plt.subplots()
     ax.semilogy(np.asarray(t_flow), loss_fn(np.asarray(flow_path)), color="k", lw=4, alpha=0.45, label="gradient flow")
@@ -228,6 +267,12 @@ def make_resnets(depths, *, q: int, m: int, kind: str, seed: int, V: str = "same
 
     Example: ``nets = make_resnets([4, 16], q=16, m=32, kind="tied", V="zero", seed=0)``.
     """
+    if isinstance(depths, (numbers.Number, str)):
+        raise TypeError(f"depths must be a list of positive integers, got {depths!r}; for one depth write [{depths!r}]")
+    try:
+        depths = list(depths)
+    except TypeError:
+        raise TypeError(f"depths must be a list of positive integers, got {type(depths).__name__}") from None
     depths = [check_arg.positive_int("depths entry", L) for L in depths]
     if not depths:
         raise ValueError("depths is empty: give at least one depth L")
@@ -255,7 +300,10 @@ def forward_backward_states(net: ResNet, x: torch.Tensor, y: torch.Tensor, norma
 
         p_L = d loss / d h_L,      p_k = p_{k+1} + (1/L) (d f / d h (h_k, Z_{k+1}))^T p_{k+1}
 
-    with ``f(h, Z) = V sigma(W h)``; row i of ``P[k]`` is ``p_k`` for sample i (it contains the loss's 1/n).
+    with ``f(h, Z) = V sigma(W h)`` for ``normalized=False``; for the paper's form (``normalized=True``,
+    eq. (3)) ``f(h, Z) = (1/sqrt m) V sigma(W h / sqrt q)``, so the step carries the factor 1/(L sqrt m) and
+    the Jacobian the inner 1/sqrt q: ``p_k = p_{k+1} + (1/(L sqrt m)) (1/sqrt q) W^T (sigma'(W h_k / sqrt q)
+    * (V^T p_{k+1}))``. Row i of ``P[k]`` is ``p_k`` for sample i (it contains the loss's 1/n).
 
     Example
     -------
@@ -267,7 +315,7 @@ def forward_backward_states(net: ResNet, x: torch.Tensor, y: torch.Tensor, norma
         raise TypeError(f"net must be a helpers.ResNet, got {type(net).__name__}")
     ws = AdjointWorkspace(net, x, y, normalization)
     # one thread for small layers, as the training engine does (many tiny products: threads cost more)
-    with torch.no_grad(), num_threads(_auto_threads(net, x.shape[0])):
+    with torch.no_grad(), num_threads(auto_threads(net, x.shape[0])):
         loss = ws.forward()
         g = ws.backward()
     c = lambda t: None if t is None else t.detach().clone()
@@ -275,7 +323,10 @@ def forward_backward_states(net: ResNet, x: torch.Tensor, y: torch.Tensor, norma
 
 
 def relative_gradient_error(grads: Gradients, reference: Gradients) -> float:
-    """``max`` over V, W (and A, B when present) of ``||g - g_ref|| / ||g_ref||``."""
+    """``max`` over V, W (and A, B when present) of ``||g - g_ref|| / ||g_ref||`` (each argument a
+    :class:`~helpers.Gradients` or a :class:`States`). A block that is zero in both sets counts as 0; a
+    block that is zero in ``reference`` only raises (the relative error is undefined there)."""
+    grads, reference = _grads(grads, "grads"), _grads(reference, "reference")
     errors = []
     for name in ("V", "W", "A", "B"):
         a, b = getattr(grads, name), getattr(reference, name)
@@ -285,7 +336,16 @@ def relative_gradient_error(grads: Gradients, reference: Gradients) -> float:
             continue
         if a.shape != b.shape:
             raise ValueError(f"gradient {name} has shape {tuple(a.shape)} but the reference {tuple(b.shape)}")
-        errors.append(float((a - b).norm() / b.norm().clamp_min(1e-300)))
+        ref_norm = b.norm()
+        if ref_norm == 0:
+            if bool((a == 0).all()):
+                errors.append(0.0)
+                continue
+            raise ValueError(f"the reference gradient {name} is zero, so the relative error of {name} is undefined "
+                             f"(||g - g_ref|| = {float((a - b).norm()):.3g}); compare absolute errors instead")
+        errors.append(float((a - b).norm() / ref_norm.clamp_min(1e-300)))
+    if not errors:
+        raise ValueError("grads and reference hold no gradients to compare")
     return max(errors)
 
 
@@ -294,11 +354,11 @@ def relative_gradient_error(grads: Gradients, reference: Gradients) -> float:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _grads(grads) -> Gradients:
+def _grads(grads, name: str = "grads") -> Gradients:
     if isinstance(grads, States):
         grads = grads.grads
     if not isinstance(grads, Gradients):
-        raise TypeError("grads must be a helpers.Gradients (e.g. forward_backward_states(...).grads or the second "
+        raise TypeError(f"{name} must be a helpers.Gradients (e.g. forward_backward_states(...).grads or the second "
                         f"output of loss_and_gradients), got {type(grads).__name__}")
     return grads
 
@@ -318,8 +378,10 @@ def per_layer_gradient_norms(grads: Gradients) -> np.ndarray:
 
 def flow_speed(grads: Gradients, *, L_factor: bool = True) -> float:
     """``-dl/dt`` of the gradient flow at the weights where ``grads`` was computed (depth L = ``grads.V.shape[0]``):
-    ``L sum_k ||dl/dZ_k||^2 + ||dl/dA||^2 + ||dl/dB||^2`` with the factor L of eq. (4) on the residual
-    weights (``L_factor=True``), or with 1 in place of L (plain gradient flow). Squared Frobenius norms.
+    ``L sum_k (||dl/dV_k||_F^2 + ||dl/dW_k||_F^2) + ||dl/dA||_F^2 + ||dl/dB||_F^2`` with the factor L of
+    eq. (4) on the residual weights (``L_factor=True``), or with 1 in place of L (plain gradient flow).
+    (The squares of V and W are summed separately: this is not ``sum_k ||dl/dZ_k||^2`` with the norm
+    ``||dl/dV_k||_F + ||dl/dW_k||_F`` of :func:`per_layer_gradient_norms`.)
     The first is O(1) in L, the second O(1/L): without the factor, deep networks barely train.
 
     Example: ``flow_speed(forward_backward_states(net, x, y, "nd"), L_factor=False)``.
@@ -338,11 +400,25 @@ def plot_across_depth(curves: dict, *, ax=None, ylabel: str = "", title: str | N
     """
     if not curves:
         raise ValueError("curves is empty: give {L: values} for at least one depth")
+    first_layer = check_arg.positive_int("first_layer", first_layer, minimum=0)
+    values_of = {}
+    for L in curves:
+        check_arg.positive_int("each depth L in curves", L)
+        values = np.asarray(curves[L].detach().cpu() if hasattr(curves[L], "detach") else curves[L], dtype=float)
+        expected = L + 1 - first_layer
+        if values.ndim != 1 or len(values) != expected:
+            raise ValueError(f"curves[{L}] must hold {expected} values (k = {first_layer}..{L}: L + 1 for states "
+                             f"h_0..h_L with first_layer=0, L for layers 1..L with first_layer=1), got shape "
+                             f"{values.shape} with first_layer={first_layer}")
+        values_of[L] = values
+    import matplotlib.pyplot as plt
+    from .plotting import depth_colors
+
     if ax is None:
         _, ax = plt.subplots()
     depths = sorted(curves)
     for L, color in zip(depths, depth_colors(depths)):
-        values = np.asarray(curves[L].detach().cpu() if hasattr(curves[L], "detach") else curves[L], dtype=float)
+        values = values_of[L]
         k = np.arange(first_layer, first_layer + len(values))
         ax.plot(k / L, values, linestyle, color=color, lw=1.4, label=f"L = {L}")
     ax.set_xlabel("depth $s = k/L$")
@@ -357,6 +433,9 @@ def plot_loss_vs_time(records: dict, *, ax=None, title: str | None = None, logy:
     """Loss against gradient-flow time ``t = step * eta``, one curve per depth: ``records = {L: TrainRecord}``."""
     if not records:
         raise ValueError("records is empty: give {L: TrainRecord} for at least one depth")
+    import matplotlib.pyplot as plt
+    from .plotting import depth_colors
+
     if ax is None:
         _, ax = plt.subplots()
     depths = sorted(records)

@@ -6,6 +6,7 @@ import torch
 import helpers as H
 
 F64 = torch.float64
+WRONG_SHAPE = r"grad_fn must return a gradient of the shape of theta0, \(2,\), got shape \(3,\)"
 
 
 # -- the 2-D loss, gradient descent and gradient flow ----------------------------------------------------
@@ -42,6 +43,10 @@ def test_gradient_descent_path_is_the_euler_scheme_and_stops_when_it_blows_up():
         H.gradient_descent_path(H.valley_grad, theta0, eta=0.0, steps=3)
     with pytest.raises(ValueError, match="theta0"):
         H.gradient_descent_path(H.valley_grad, [np.nan, 0.0], eta=0.1, steps=3)
+    with pytest.raises(ValueError, match=WRONG_SHAPE):
+        H.gradient_descent_path(lambda th: np.zeros(3), theta0, eta=0.1, steps=2)
+    with pytest.raises(TypeError, match="grad_fn must be a function"):
+        H.gradient_descent_path(None, theta0, eta=0.1, steps=2)
 
 
 def test_gradient_flow_path_matches_the_exact_flow_of_a_quadratic():
@@ -54,6 +59,17 @@ def test_gradient_flow_path_matches_the_exact_flow_of_a_quadratic():
         H.gradient_flow_path(H.valley_grad, [1.0, 0.0], [0.5, 1.0])
 
 
+def test_gradient_flow_path_accepts_a_numpy_gradient_and_names_a_wrong_one():
+    t = np.linspace(0, 1, 3)
+    # grad 2 theta: theta(t) = theta0 e^{-2t}, with grad_fn returning a NumPy array
+    path = H.gradient_flow_path(lambda th: 2 * np.asarray(th), [1.0, -0.5], t)
+    assert np.abs(path - np.outer(np.exp(-2 * t), [1.0, -0.5])).max() < 1e-9
+    with pytest.raises(ValueError, match=WRONG_SHAPE):
+        H.gradient_flow_path(lambda th: torch.zeros(3, dtype=F64), [1.0, 0.0], t)
+    with pytest.raises(TypeError, match="grad_fn must return an array or a tensor"):
+        H.gradient_flow_path(lambda th: "gradient", [1.0, 0.0], t)
+
+
 def test_gradient_descent_error_at_fixed_time_is_first_order():
     etas = [0.0125, 0.00625, 0.003125]
     gaps = H.euler_gap_at_time(H.valley_grad, [1.5, 0.0], T=1.0, etas=etas)
@@ -61,6 +77,11 @@ def test_gradient_descent_error_at_fixed_time_is_first_order():
     assert abs(H.fit_loglog_slope(etas, gaps).slope - 1.0) < 0.15
     with pytest.raises(ValueError, match="integer number of steps"):
         H.euler_gap_at_time(H.valley_grad, [1.5, 0.0], T=1.0, etas=[0.3])
+    with pytest.raises(ValueError, match=r"etas must be a non-empty list of finite positive step sizes, got \[nan\]"):
+        H.euler_gap_at_time(H.valley_grad, [1.5, 0.0], T=1.0, etas=[float("nan")])
+    # a grad_fn returning NumPy arrays works for both the flow and gradient descent
+    numpy_grad = lambda th: np.asarray(H.valley_grad(np.asarray(th)))
+    assert np.allclose(H.euler_gap_at_time(numpy_grad, [1.5, 0.0], T=1.0, etas=etas), gaps, rtol=1e-6)
 
 
 # -- forward and backward states of a ResNet ----------------------------------------------------------------
@@ -106,6 +127,19 @@ def test_relative_gradient_error():
         H.relative_gradient_error(H.Gradients(g.V, g.W, A=torch.ones(3, 3)), g)
 
 
+def test_relative_gradient_error_accepts_states_and_refuses_a_zero_reference():
+    x, y = H.gaussian_data(5, 3, seed=0)
+    st = H.forward_backward_states(H.make_resnets([4], q=3, m=2, kind="iid", seed=0)[4], x, y, "n")
+    assert H.relative_gradient_error(st, st.grads) == 0.0 and H.relative_gradient_error(st.grads, st) == 0.0
+    zero = H.Gradients(torch.zeros(1, 2, 2), torch.zeros(1, 2, 2))
+    ones = H.Gradients(torch.ones(1, 2, 2), torch.ones(1, 2, 2))
+    with pytest.raises(ValueError, match="the reference gradient V is zero"):
+        H.relative_gradient_error(ones, zero)
+    assert H.relative_gradient_error(zero, zero) == 0.0                  # float32 zeros: 0, not NaN
+    with pytest.raises(TypeError, match="reference must be a helpers.Gradients"):
+        H.relative_gradient_error(ones, {"V": 1})
+
+
 # -- why the factor L --------------------------------------------------------------------------------------
 
 def test_per_layer_gradient_norms_scale_like_one_over_L_and_the_flow_speed_does_not():
@@ -142,6 +176,9 @@ def test_make_resnets_forms_and_validation():
         H.make_resnets([], q=3, m=4, kind="tied", seed=0)
     with pytest.raises(ValueError, match="depths entry"):
         H.make_resnets([0], q=3, m=4, kind="tied", seed=0)
+    with pytest.raises(TypeError, match=r"depths must be a list .* got 4; for one depth write \[4\]"):
+        H.make_resnets(4, q=3, m=4, kind="tied", seed=0)
+    assert sorted(H.make_resnets(np.array([2, 3]), q=3, m=4, kind="tied", seed=0)) == [2, 3]
 
 
 # -- figures ---------------------------------------------------------------------------------------------
@@ -162,9 +199,30 @@ def test_plots_draw_one_curve_per_item_with_labelled_axes():
     assert np.allclose(ax.lines[1].get_xdata(), np.arange(9) / 8) and "s = k/L" in ax.get_xlabel()
     ax = H.plot_across_depth({4: np.arange(4.0)}, first_layer=1)
     assert np.allclose(ax.lines[0].get_xdata(), np.arange(1, 5) / 4)
+    with pytest.raises(ValueError, match=r"curves\[4\] must hold 5 values .*got shape \(7,\)"):
+        H.plot_across_depth({4: np.arange(7.0)})
+    with pytest.raises(ValueError, match=r"curves\[4\] must hold 4 values .*first_layer=1"):
+        H.plot_across_depth({4: np.arange(5.0)}, first_layer=1)
     x, y = H.gaussian_data(5, 3, seed=0)
     recs = {L: H.train(net, x, y, steps=3, eta=0.1, normalization="n", progress=False)
             for L, net in H.make_resnets([2, 4], q=3, m=2, kind="tied", V="zero", seed=0).items()}
     ax = H.plot_loss_vs_time(recs)
     assert len(ax.lines) == 2 and np.allclose(ax.lines[0].get_xdata(), [0, 0.1, 0.2, 0.3])
     plt.close("all")
+
+
+def test_step_colours_come_from_the_course_time_colour_map(monkeypatch):
+    import matplotlib.pyplot as mplt
+    from helpers import gradient_flow as G
+    from helpers import plotting
+    monkeypatch.setattr(plotting, "TIME_CMAP", "viridis")
+    assert G._step_colors(3) == [mplt.get_cmap("viridis")(0.85 * j / 2) for j in range(3)]
+
+
+def test_flow_speed_sums_the_squares_of_V_and_W_separately():
+    # the documented value: L sum_k (||dV_k||^2 + ||dW_k||^2), which is -dl/dt; not L sum_k (||dV_k|| + ||dW_k||)^2
+    x, y = H.gaussian_data(20, 4, seed=0)
+    st = H.forward_backward_states(H.make_resnets([8], q=4, m=6, kind="smooth", seed=1, normalized=True)[8], x, y, "n")
+    expected = 8 * float(st.grads.V.pow(2).sum() + st.grads.W.pow(2).sum())
+    assert H.flow_speed(st) == pytest.approx(expected, rel=1e-12)
+    assert H.flow_speed(st) < 8 * (H.per_layer_gradient_norms(st) ** 2).sum()
