@@ -18,6 +18,19 @@ def test_import_stays_light():
     assert out == "", f"import helpers loaded {out}"
 
 
+def test_non_plotting_chapter_helpers_stay_light():
+    # the chapter modules import matplotlib, SciPy (via torchdiffeq) and helpers.plotting inside the functions
+    # that need them: computing with them must not load those libraries
+    code = ("import sys, helpers as H\n"
+            "H.valley_grad([1.0, 0.5]); H.gradient_descent_path(H.valley_grad, [1.0, 0.5], eta=0.1, steps=2)\n"
+            "H.regime_weights(4, 3, 2, kind='iid', scaling='1/sqrt(L)', seed=0)\n"
+            "H.two_moons(10, seed=0); H.make_resnets([2], q=3, m=2, kind='tied', seed=0)\n"
+            "heavy = [m for m in ('matplotlib', 'scipy', 'torchdiffeq') if m in sys.modules]\n"
+            "print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"the chapter helpers loaded {out}"
+
+
 def test_unknown_attribute_is_an_attribute_error():
     try:
         H.no_such_helper
