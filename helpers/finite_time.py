@@ -29,7 +29,6 @@ import numpy as np
 import torch
 
 from . import _validation as check_arg
-from .adjoint import AdjointWorkspace
 from .init import init_weights
 from .metrics import SlopeFit, depth_distance, fit_loglog_slope
 from .resnet import LOSS_NORMALIZATIONS, ResNet
@@ -388,13 +387,10 @@ def forward_backward_profiles(net: ResNet, x: torch.Tensor, y: torch.Tensor, nor
     """One forward and one backward pass (the discrete adjoint of notebook 03) of ``net`` on (x, y),
     returning the states and updates whose smoothness in k drives the proof of Prop. 3: if ``h_k`` and
     ``p_k`` change by O(1/L) from one layer to the next, so does ``-L dloss/dZ_k``."""
-    if not isinstance(net, ResNet):
-        raise TypeError(f"net must be a helpers.ResNet, got {type(net).__name__}")
-    ws = AdjointWorkspace(net, x, y, normalization)
-    with torch.no_grad(), num_threads(1 if net.device.type == "cpu" else None):
-        ws.forward()
-        g = ws.backward(with_AB=False)
-        return Profiles(h=ws.H.clone(), p=ws.P.clone(), update_V=-net.L * g.V.clone(), update_W=-net.L * g.W.clone())
+    from .gradient_flow import forward_backward_states   # notebook 03's states, reused
+
+    st = forward_backward_states(net, x, y, normalization)
+    return Profiles(h=st.H, p=st.P, update_V=-net.L * st.grads.V, update_W=-net.L * st.grads.W)
 
 
 def plot_profiles(profiles: dict, *, sample: int = 0, coord: int = 0, entry=(0, 0), axes=None):
