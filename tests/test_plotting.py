@@ -44,3 +44,10 @@ def test_plot_weights_against_s_one_curve_per_depth():
     with pytest.raises(ValueError, match="must have 4 layers"):
         H.plot_weights_against_s({4: torch.randn(5, 2, 2)})
     plt.close("all")
+
+
+def test_heatmap_ticks_are_round_on_an_even_axis():
+    ax = H.plot_heatmap(np.random.rand(3, 101) + 0.1, x=list(range(101)), y=[2, 4, 8])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "20", "40", "60", "80", "100"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["2", "4", "8"]
+    plt.close("all")
