@@ -179,7 +179,12 @@ def plot_rate_vs_depth(depths, values, *, ax=None, label: str = "measured", ylab
     import matplotlib.pyplot as plt
     from . import plotting
 
-    depths = _depth_list("depths", depths)
+    given = list(depths) if hasattr(depths, "__iter__") and not isinstance(depths, str) else depths
+    depths = _depth_list("depths", given)                       # validated and sorted
+    values = np.asarray(values, dtype=float).ravel()
+    if values.size != len(given):
+        raise ValueError(f"values must hold one number per depth ({len(given)}), got {values.size}")
+    values = values[sorted(range(len(given)), key=lambda i: given[i])]     # each value follows its depth
     ax = ax if ax is not None else plt.subplots()[1]
     ax, fit = plotting.plot_loglog_rate(depths, values, ax=ax, label=label, ref_slope=ref_slope)
     ax.set(xlabel="depth $L$", ylabel=ylabel, title=title)
@@ -294,8 +299,9 @@ def depth_limit_run(x: torch.Tensor, y: torch.Tensor, depths, L_ref: int, *, m: 
     and, after the last step, the output gap ``max_x ||F^L(x) - F^{L_ref}(x)||`` over ``x_eval``
     (default: ``x``; Thm. 4 (iv)).
 
-    Memory: the reference keeps only the ``max(depths)`` rows the shallower networks are compared with
-    (``snapshot_layers``), and each shallow network's snapshots are dropped once measured.
+    Memory: the reference keeps only the rows the shallower networks are compared with (``snapshot_layers``:
+    the ``lcm(depths)`` rows at s = k / lcm(depths), i.e. ``max(depths)`` rows for powers of 2), and each
+    shallow network's snapshots are dropped once measured.
 
     Example
     -------
@@ -326,8 +332,10 @@ def _depth_limit_run(x, y, depths, L_ref, m, steps, seed, snapshot_steps, x_eval
     common = dict(m=m, seed=seed, activation=activation, dtype=x.dtype, device=x.device)
     kw = dict(steps=steps, eta=eta, normalization=normalization, snapshot_steps=snapshot_steps, progress=progress)
 
-    L_max = depths[-1]
-    rows = (torch.arange(1, L_max + 1) * (L_ref // L_max) - 1).tolist()
+    # the reference rows every depth is compared with: those at s = k / L_sub, L_sub = lcm(depths), which
+    # every depth divides and which divides L_ref (for powers of 2, L_sub = max(depths))
+    L_sub = math.lcm(*depths)
+    rows = (torch.arange(1, L_sub + 1) * (L_ref // L_sub) - 1).tolist()
     ref = train(fig1_network(L_ref, d=x.shape[1], **common), x, y, snapshot_layers=rows, **kw)
     with torch.no_grad():
         F_ref = ref.net(x_eval)

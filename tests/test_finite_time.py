@@ -67,6 +67,16 @@ def test_depth_limit_distances(limit):
     assert limit.ref_losses.shape == (21,) and limit.ref_max_gap.shape == (21,)
 
 
+def test_depth_limit_with_depths_that_do_not_divide_the_largest(data):
+    # 4 and 6 both divide L_ref = 12, but 4 does not divide 6: the reference must keep the rows of both
+    x, y = data
+    res = H.depth_limit_run(x, y, [4, 6], 12, m=M, steps=3, eta=0.05, seed=0, snapshot_steps=[3])
+    ref = H.train(H.fig1_network(12, d=D, m=M, seed=0), x, y, steps=3, eta=0.05, normalization="nd").net
+    for j, L in enumerate([4, 6]):
+        net = H.train(H.fig1_network(L, d=D, m=M, seed=0), x, y, steps=3, eta=0.05, normalization="nd").net
+        assert math.isclose(res.distances[0, j], H.depth_distance(net.V, net.W, ref.V, ref.W), rel_tol=1e-12)
+
+
 def test_depth_limit_matches_a_direct_computation_with_the_full_reference(data, limit):
     x, y = data
     ref = H.train(H.fig1_network(64, d=D, m=M, seed=0), x, y, steps=20, eta=0.05, normalization="nd",
@@ -140,4 +150,16 @@ def test_figures_draw(records, limit, data):
     assert fit.slope < 0
     axes = H.plot_profiles({L: H.forward_backward_profiles(records[L].net, x, y, "nd") for L in (8, 32)})
     assert len(axes) == 3 and len(axes[2].lines) == 2
+    plt.close("all")
+
+
+def test_plot_rate_vs_depth_keeps_each_value_with_its_depth():
+    import matplotlib.pyplot as plt
+
+    ax, fit = H.plot_rate_vs_depth([8, 2, 4], [1 / 8, 1 / 2, 1 / 4])
+    assert math.isclose(fit.slope, -1.0, abs_tol=1e-12)
+    assert np.array_equal(ax.lines[0].get_xdata(), [2, 4, 8])
+    assert np.array_equal(ax.lines[0].get_ydata(), [1 / 2, 1 / 4, 1 / 8])
+    with pytest.raises(ValueError, match="one number per depth"):
+        H.plot_rate_vs_depth([2, 4, 8], [1.0, 0.5])
     plt.close("all")
