@@ -14,7 +14,8 @@ descent on the loss averaged over n*d entries with ``eta = 0.01`` (``lr = 0.01 L
 * :func:`forward_backward_profiles` -- the forward states h_k, backward states p_k and updates
   ``-L dloss/dZ_k`` of one network: the objects of the proof of Prop. 3 (Prop. 7 of the appendix);
 
-and draws the corresponding figures. Matplotlib is imported only inside the plotting functions.
+and draws the corresponding figures. Matplotlib and :mod:`helpers.plotting` are imported only inside the
+plotting functions.
 
 Tensors: data ``x``, ``y`` of shape (n, d); weights ``V`` (L, d, m), ``W`` (L, m, d); distances
 (len(steps), len(depths)).
@@ -22,6 +23,7 @@ Tensors: data ``x``, ``y`` of shape (n, d); weights ``V`` (L, d, m), ``W`` (L, m
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from dataclasses import dataclass, field, replace
 
@@ -32,25 +34,36 @@ from . import _validation as check_arg
 from .init import init_weights
 from .metrics import SlopeFit, depth_distance, fit_loglog_slope
 from .resnet import LOSS_NORMALIZATIONS, ResNet
-from .train import TrainRecord, num_threads, train
+from .train import TrainRecord, auto_threads, num_threads, train
 
 METRICS = ("max", "script")
 
 
 # -- the network of Fig. 1 ----------------------------------------------------------------------------
 def fig1_network(L: int, *, d: int, m: int, seed: int, activation: str = "gelu",
-                 dtype=torch.float64, device=None) -> ResNet:
+                 dtype=torch.float64, device=None, kind: str = "tied") -> ResNet:
     """The initial network of Fig. 1: simplified form (A = B = I), ``V_k = 0`` and ``W_k = W ~ N(0, 1)``
     for every k (weight-tied), ``W`` drawn from ``seed`` alone -- so networks of all depths start from the
     same function of depth (the trivial ODE dH/ds = 0).
 
+    ``kind`` (``"tied"``, ``"smooth"`` or ``"iid"``, as :func:`helpers.init_weights`) draws W otherwise, for
+    the contrasts of notebook 05; V still starts at 0.
+
     Example: ``fig1_network(64, d=16, m=32, seed=0).V.shape == (64, 16, 32)``.
     """
-    V, W = init_weights(L, d, m, kind="tied", V="zero", seed=seed, dtype=dtype, device=device)
+    V, W = init_weights(L, d, m, kind=kind, V="zero", seed=seed, dtype=dtype, device=device)
     return ResNet.simple(V, W, activation=activation)
 
 
+def _int_list(name: str, values, what: str) -> list:
+    """``values`` as a list, or a TypeError naming the argument (a bare int is not a list)."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{name} must be a list of {what}, got {values!r} of type {type(values).__name__}")
+    return list(values)
+
+
 def _depth_list(name: str, depths) -> list:
+    depths = _int_list(name, depths, "integers >= 2")
     try:
         depths = [check_arg.positive_int(f"{name} entry", L, minimum=2) for L in depths]
     except TypeError:
@@ -62,9 +75,12 @@ def _depth_list(name: str, depths) -> list:
 
 def _data(x, y) -> tuple:
     check_arg.tensor("x", x, ndim=2)
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"x must hold at least one sample of at least one coordinate, got shape {tuple(x.shape)}")
     check_arg.tensor("y", y, shape=tuple(x.shape))
     if x.dtype != y.dtype:
         raise TypeError(f"x and y must share one dtype, got {x.dtype} and {y.dtype}")
+    check_arg.same_dtype_device(x=x, y=y)
     return x, y
 
 
@@ -104,12 +120,20 @@ def depth_sweep(x: torch.Tensor, y: torch.Tensor, depths, *, m: int, steps: int,
 def _records(records) -> dict:
     if not isinstance(records, dict) or len(records) < 2 or not all(isinstance(r, TrainRecord) for r in records.values()):
         raise TypeError("records must be a dict {L: TrainRecord} with at least two depths, as depth_sweep returns")
+    wrong = {L: r.net.L for L, r in records.items() if L != r.net.L}
+    if wrong:
+        raise ValueError(f"records must map each depth L to the record of a network of depth L, got keys "
+                         f"and depths {wrong}")
+    etas = {r.eta for r in records.values()}
+    if len(etas) > 1:
+        raise ValueError(f"records must share one step eta (a horizon of i steps is the time T = i * eta), "
+                         f"got {sorted(etas)}")
     return dict(sorted(records.items()))
 
 
 def _horizons(horizons, records: dict) -> list:
     steps = min(r.steps for r in records.values())
-    horizons = [check_arg.positive_int("horizons entry", h) for h in horizons]
+    horizons = [check_arg.positive_int("horizons entry", h) for h in _int_list("horizons", horizons, "step counts")]
     if not horizons or max(horizons) > steps:
         raise ValueError(f"horizons must be step counts in 1..{steps} (the steps trained), got {horizons}")
     return horizons
@@ -179,7 +203,7 @@ def plot_rate_vs_depth(depths, values, *, ax=None, label: str = "measured", ylab
     import matplotlib.pyplot as plt
     from . import plotting
 
-    given = list(depths) if hasattr(depths, "__iter__") and not isinstance(depths, str) else depths
+    given = _int_list("depths", depths, "integers >= 2")
     depths = _depth_list("depths", given)                       # validated and sorted
     values = np.asarray(values, dtype=float).ravel()
     if values.size != len(given):
@@ -209,6 +233,11 @@ def effective_exponential_rate(t, constant, *, t_min: float) -> float:
     t, c = np.asarray(t, dtype=float), np.asarray(constant, dtype=float)
     if t.shape != c.shape or t.ndim != 1:
         raise ValueError(f"t and constant must be 1-D arrays of one length, got shapes {t.shape} and {c.shape}")
+    if isinstance(t_min, bool) or not isinstance(t_min, numbers.Real) or not math.isfinite(t_min):
+        raise TypeError(f"t_min must be a finite real number, got {t_min!r}")
+    for name, v in (("t", t), ("constant", c)):
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"{name} contains {int((~np.isfinite(v)).sum())} NaN or infinite entries")
     keep = t >= t_min
     if keep.sum() < 2 or np.any(t[keep] <= 0) or np.any(c[keep] <= 0):
         raise ValueError(f"need at least two positive points with t >= t_min = {t_min}")
@@ -247,6 +276,9 @@ def alpha_lower_estimate(W0: torch.Tensor, x: torch.Tensor, y: torch.Tensor, *, 
     """
     check_arg.tensor("W0", W0, ndim=2)
     x, y = _data(x, y)
+    if W0.shape[1] != x.shape[1]:
+        raise ValueError(f"W0 must have shape (m, d) with d = x.shape[1] = {x.shape[1]} (one layer W_k of the "
+                         f"network), got {tuple(W0.shape)}")
     sigma_prime_0 = check_arg.positive_float("sigma_prime_0", sigma_prime_0)
     M = float(torch.linalg.matrix_norm(W0))
     K_prime = sigma_prime_0 * float(torch.linalg.matrix_norm(W0, ord=2))
@@ -279,6 +311,8 @@ class DepthLimit:
 
     def distance_slope(self, step: int | None = None) -> SlopeFit:
         """Slope of the distance against L at ``step`` (default: the last snapshot step)."""
+        if step is not None and step not in self.steps:
+            raise ValueError(f"step must be one of the snapshot steps {self.steps}, got {step!r}")
         i = len(self.steps) - 1 if step is None else self.steps.index(step)
         return fit_loglog_slope(self.depths, self.distances[i])
 
@@ -316,19 +350,30 @@ def depth_limit_run(x: torch.Tensor, y: torch.Tensor, depths, L_ref: int, *, m: 
         raise ValueError(f"every depth must divide L_ref = {L_ref} and be smaller, got {bad}")
     m = check_arg.positive_int("m", m)
     steps = check_arg.positive_int("steps", steps)
-    snapshot_steps = sorted({check_arg.positive_int("snapshot_steps entry", s, minimum=0) for s in snapshot_steps})
+    snapshot_steps = sorted({check_arg.positive_int("snapshot_steps entry", s, minimum=0)
+                             for s in _int_list("snapshot_steps", snapshot_steps, "step counts")})
     if not snapshot_steps or snapshot_steps[-1] > steps:
         raise ValueError(f"snapshot_steps must be non-empty steps in 0..{steps}, got {snapshot_steps}")
-    x_eval = x if x_eval is None else check_arg.tensor("x_eval", x_eval, shape=(None, x.shape[1]))
-    # small matrices: one intra-op thread is fastest, and far faster on a busy machine
-    with num_threads(1 if x.device.type == "cpu" else None):
-        return _depth_limit_run(x, y, depths, L_ref, m, steps, seed, snapshot_steps, x_eval, eta, normalization,
+    if x_eval is None:
+        x_eval = x
+    else:
+        check_arg.tensor("x_eval", x_eval, shape=(None, x.shape[1]))
+        if x_eval.dtype != x.dtype or x_eval.device != x.device:
+            raise TypeError(f"x_eval must have the dtype and device of x ({x.dtype}, {x.device}), got "
+                            f"{x_eval.dtype}, {x_eval.device}; convert it with x_eval.to(x)")
+    ref_net = fig1_network(L_ref, d=x.shape[1], m=m, seed=seed, activation=activation, dtype=x.dtype,
+                           device=x.device)
+    # small matrices: one intra-op thread is fastest, and far faster on a busy machine -- the training
+    # engine's rule (helpers.train.auto_threads), held for the whole run, reference forward pass included
+    with num_threads(auto_threads(ref_net, x.shape[0])):
+        return _depth_limit_run(x, y, depths, ref_net, m, steps, seed, snapshot_steps, x_eval, eta, normalization,
                                 activation, progress)
 
 
-def _depth_limit_run(x, y, depths, L_ref, m, steps, seed, snapshot_steps, x_eval, eta, normalization, activation,
+def _depth_limit_run(x, y, depths, ref_net, m, steps, seed, snapshot_steps, x_eval, eta, normalization, activation,
                      progress) -> DepthLimit:
     start = time.perf_counter()
+    L_ref = ref_net.L
     common = dict(m=m, seed=seed, activation=activation, dtype=x.dtype, device=x.device)
     kw = dict(steps=steps, eta=eta, normalization=normalization, snapshot_steps=snapshot_steps, progress=progress)
 
@@ -336,7 +381,7 @@ def _depth_limit_run(x, y, depths, L_ref, m, steps, seed, snapshot_steps, x_eval
     # every depth divides and which divides L_ref (for powers of 2, L_sub = max(depths))
     L_sub = math.lcm(*depths)
     rows = (torch.arange(1, L_sub + 1) * (L_ref // L_sub) - 1).tolist()
-    ref = train(fig1_network(L_ref, d=x.shape[1], **common), x, y, snapshot_layers=rows, **kw)
+    ref = train(ref_net, x, y, snapshot_layers=rows, **kw)
     with torch.no_grad():
         F_ref = ref.net(x_eval)
     ref_snaps, ref_losses, ref_max_gap = ref.snapshots, ref.losses, ref.max_gap
@@ -376,6 +421,13 @@ def plot_distance_heatmap(result: DepthLimit, *, ax=None,
 
 
 # -- the objects of the proof: forward states, backward states, updates ------------------------------------
+def _index(name: str, value, size: int, what: str) -> int:
+    value = check_arg.positive_int(name, value, minimum=0)
+    if value >= size:
+        raise ValueError(f"{name} must be an index in 0..{size - 1} (the number of {what} is {size}), got {value}")
+    return value
+
+
 @dataclass
 class Profiles:
     """Forward states ``h`` (L+1, n, q) at s = k/L, backward states ``p = dloss/dh`` (L+1, n, q), and the
@@ -408,8 +460,20 @@ def plot_profiles(profiles: dict, *, sample: int = 0, coord: int = 0, entry=(0, 
     import matplotlib.pyplot as plt
     from . import plotting
 
-    if not profiles or not all(isinstance(p, Profiles) for p in profiles.values()):
+    if not isinstance(profiles, dict) or not profiles or not all(isinstance(p, Profiles) for p in profiles.values()):
         raise TypeError("profiles must be a non-empty dict {L: Profiles} (from forward_backward_profiles)")
+    first = next(iter(profiles.values()))
+    (n, q), (_, m) = first.h.shape[1:], first.update_V.shape[1:]
+    for L, pr in profiles.items():
+        if pr.L != L or pr.h.shape[1:] != (n, q) or pr.update_V.shape[1:] != (q, m):
+            raise ValueError(f"profiles[{L}] must come from a network of depth {L} on the same data and widths "
+                             f"as the others (n = {n}, q = {q}, m = {m}); got depth {pr.L}, h of shape "
+                             f"{tuple(pr.h.shape)}, update_V of shape {tuple(pr.update_V.shape)}")
+    sample = _index("sample", sample, n, "samples")
+    coord = _index("coord", coord, q, "coordinates of h_k")
+    if not (isinstance(entry, (tuple, list)) and len(entry) == 2):
+        raise TypeError(f"entry must be a pair (row, column) of indices into V_k ({q} x {m}), got {entry!r}")
+    entry = (_index("entry[0]", entry[0], q, "rows of V_k"), _index("entry[1]", entry[1], m, "columns of V_k"))
     if axes is None:
         axes = plt.subplots(1, 3, figsize=(14, 3.8), layout="constrained")[1]
     depths = sorted(profiles)
