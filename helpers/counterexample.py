@@ -18,7 +18,10 @@ Three experiments, each a thin layer over the course's training engine :func:`he
   :func:`run_counterexample` trains it.
 * :func:`plot_gap_sweeps`, :func:`plot_counterexample_weights` -- the figures.
 
-matplotlib is imported inside the plotting functions only (``import helpers`` stays light).
+matplotlib and :mod:`helpers.plotting` are imported inside the plotting functions only (``import helpers``
+stays light). The networks come from the earlier chapters' factories: :func:`helpers.fig1_network` (notebook
+04) for the simplified form, :func:`helpers.make_resnet` with :func:`helpers.regime_weights` (notebook 02)
+for the paper's form.
 """
 from __future__ import annotations
 
@@ -29,13 +32,15 @@ import numpy as np
 import torch
 
 from . import _validation as check_arg
-from .depth_limits import regime_weights
-from .init import init_weights
+from .depth_limits import make_resnet, regime_weights
+from .finite_time import fig1_network
+from .init import KINDS, SCALINGS
 from .metrics import SlopeFit, fit_loglog_slope, max_layer_gap
 from .resnet import ResNet
 from .train import train
 
 FORMS = ("simple", "paper")
+DTYPES = (torch.float32, torch.float64)
 
 
 # -- the ReLU counterexample ---------------------------------------------------------------------
@@ -64,6 +69,8 @@ def counterexample_net(L: int, activation: str = "relu", dtype=torch.float64) ->
     Example: ``counterexample_net(2).W.flatten()`` is ``[-0.25, 0.25, -0.25, 0.25]``.
     """
     L = check_arg.positive_int("L", L)
+    if dtype not in DTYPES:
+        raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
     k = torch.arange(1, 2 * L + 1, dtype=torch.float64)
     W = ((-1.0) ** k / (2 * L)).reshape(2 * L, 1, 1)
     V = torch.ones(2 * L, 1, 1, dtype=torch.float64)
@@ -175,13 +182,10 @@ class GapSweep:
         return fit_loglog_slope(self.depths, self.max_gap)
 
 
-def _weights(L, q, m, *, form, kind, scaling, seed):
-    if form == "simple":     # notebook 04's Fig. 1 setting: V = 0, W ~ N(0, 1)
-        if scaling != "1/L":
-            raise ValueError("the simplified form starts from V = 0, where the scaling plays no role; "
-                             "use form='paper' for scaling='1/sqrt(L)'")
-        return init_weights(L, q, m, kind=kind, V="zero", seed=seed)
-    return regime_weights(L, q, m, kind=kind, scaling=scaling, seed=seed)
+def _network(L, q, m, *, form, kind, scaling, seed, activation) -> ResNet:
+    if form == "simple":     # notebook 04's Fig. 1 setting: V = 0, W ~ N(0, 1) drawn by kind
+        return fig1_network(L, d=q, m=m, seed=seed, activation=activation, kind=kind)
+    return make_resnet(*regime_weights(L, q, m, kind=kind, scaling=scaling, seed=seed), activation)
 
 
 def gap_sweep(x: torch.Tensor, y: torch.Tensor, depths, *, form: str, kind: str, activation: str = "gelu",
@@ -212,21 +216,31 @@ def gap_sweep(x: torch.Tensor, y: torch.Tensor, depths, *, form: str, kind: str,
     -1
     """
     check_arg.choice("form", form, FORMS)
-    check_arg.choice("kind", kind, ("tied", "smooth", "iid"))
-    check_arg.choice("scaling", scaling, ("1/L", "1/sqrt(L)"))
+    check_arg.choice("kind", kind, KINDS)
+    check_arg.choice("scaling", scaling, SCALINGS)
+    if form == "simple" and scaling != "1/L":
+        raise ValueError("the simplified form starts from V = 0, where the scaling plays no role; "
+                         "use form='paper' for scaling='1/sqrt(L)'")
+    if isinstance(depths, (str, bytes)) or not hasattr(depths, "__iter__"):
+        raise TypeError(f"depths must be a list of integers >= 2, got {depths!r} of type {type(depths).__name__}")
     depths = [check_arg.positive_int("depths entry", L, minimum=2) for L in depths]
     if len(depths) < 2 or sorted(set(depths)) != depths:
         raise ValueError(f"depths must be at least two distinct increasing integers >= 2, got {depths}")
     check_arg.tensor("x", x, ndim=2)
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"x must hold at least one sample of at least one coordinate, got shape {tuple(x.shape)}")
+    if x.dtype != torch.float64:
+        raise TypeError(f"x must be float64 (the weights are built in float64), got {x.dtype}; use x.double()")
+    check_arg.tensor("y", y, shape=tuple(x.shape))
+    if y.dtype != torch.float64:
+        raise TypeError(f"y must be float64 like x, got {y.dtype}; use y.double()")
     q = x.shape[1]
     m = check_arg.positive_int("m", m)
     steps = check_arg.positive_int("steps", steps)
     n_snapshots = check_arg.positive_int("n_snapshots", n_snapshots, minimum=2)
     out = {k: [] for k in ("max_gap", "initial_gap", "loss_start", "loss_end")}
     for L in depths:
-        V, W = _weights(L, q, m, form=form, kind=kind, scaling=scaling, seed=seed)
-        net = ResNet.simple(V, W, activation) if form == "simple" else ResNet(V, W, activation=activation,
-                                                                               normalized=True)
+        net = _network(L, q, m, form=form, kind=kind, scaling=scaling, seed=seed, activation=activation)
         natural = scaling == "1/sqrt(L)"
         snaps = sorted({int(round(s)) for s in np.linspace(0, steps, n_snapshots)}) if natural else ()
         rec = train(net, x, y, steps=steps, eta=eta, normalization=normalization, snapshot_steps=snaps,
@@ -254,8 +268,14 @@ def plot_gap_sweeps(ax, sweeps: dict, *, ref_slope: float | None = -1.0, colors:
     ``colors``: ``{label: colour}``. Returns ``{label: SlopeFit}``."""
     from . import plotting
 
-    if not sweeps:
-        raise ValueError("sweeps is empty: give {label: GapSweep}")
+    if not isinstance(sweeps, dict) or not sweeps:
+        raise ValueError("sweeps is empty or not a dict: give {label: GapSweep}")
+    for label, sw in sweeps.items():
+        if not isinstance(sw, GapSweep):
+            raise TypeError(f"sweeps[{label!r}] must be a GapSweep (from gap_sweep), got {type(sw).__name__}")
+        if not np.all(sw.max_gap > 0):
+            raise ValueError(f"sweeps[{label!r}].max_gap must be positive for a log-log plot, got "
+                             f"{sw.max_gap.tolist()} (train for more steps: a tied start has no gap before step 2)")
     fits = {}
     for i, (label, sw) in enumerate(sweeps.items()):
         color = (colors or {}).get(label)
@@ -273,8 +293,12 @@ def plot_counterexample_weights(ax, runs: dict, *, colors: dict | None = None, t
     with the ReLU prediction w* of the first run as a dotted line."""
     from . import plotting
 
-    if not runs:
-        raise ValueError("runs is empty: give {label: CounterexampleRun}")
+    if not isinstance(runs, dict) or not runs:
+        raise ValueError("runs is empty or not a dict: give {label: CounterexampleRun}")
+    for label, run in runs.items():
+        if not isinstance(run, CounterexampleRun):
+            raise TypeError(f"runs[{label!r}] must be a CounterexampleRun (from run_counterexample), got "
+                            f"{type(run).__name__}")
     for label, run in runs.items():
         s = np.arange(1, 2 * run.L + 1) / (2 * run.L)
         color = (colors or {}).get(label)

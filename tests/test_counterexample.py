@@ -42,6 +42,15 @@ def test_counterexample_net_is_the_appendix_model():
     assert float(tanh_net(x)) == pytest.approx(h)
 
 
+def test_counterexample_net_dtype():
+    net = H.counterexample_net(2, dtype=torch.float32)
+    assert net.V.dtype == net.W.dtype == torch.float32
+    assert torch.equal(net.W.flatten(), torch.tensor([-0.25, 0.25, -0.25, 0.25]))
+    for bad in ("float64", torch.int64):
+        with pytest.raises(TypeError, match="dtype must be torch.float32 or torch.float64"):
+            H.counterexample_net(2, dtype=bad)
+
+
 @pytest.mark.parametrize("L", [2, 8, 32])
 def test_relu_odd_weights_frozen_even_weights_reach_w_star(L):
     run = H.run_counterexample(L, C=1.5, steps=200)
@@ -92,6 +101,19 @@ def test_tied_gap_shrinks_like_one_over_L_iid_gap_does_not():
     assert np.all(iid.loss_end < iid.loss_start)
 
 
+@pytest.mark.parametrize("form, kind", [("simple", "tied"), ("simple", "smooth"), ("paper", "iid"), ("paper", "tied")])
+def test_gap_sweep_trains_the_chapters_networks(form, kind):
+    # simple form: notebook 04's fig1_network (V = 0, W by kind); paper form: notebook 02's make_resnet
+    x, y = H.gaussian_data(12, 3, seed=2)
+    sw = H.gap_sweep(x, y, [2, 4], form=form, kind=kind, m=5, steps=3, seed=1, normalization="n")
+    for i, L in enumerate([2, 4]):
+        net = (H.fig1_network(L, d=3, m=5, seed=1, kind=kind) if form == "simple" else
+               H.make_resnet(*H.regime_weights(L, 3, 5, kind=kind, scaling="1/L", seed=1), "gelu"))
+        rec = H.train(net, x, y, steps=3, eta=0.01, normalization="n")
+        assert sw.max_gap[i] == rec.max_gap_up_to(3) and sw.initial_gap[i] == rec.max_gap[0]
+        assert sw.loss_start[i] == rec.losses[0] and sw.loss_end[i] == rec.losses[-1]
+
+
 def test_sqrt_L_gap_is_measured_on_the_natural_weights():
     x, y = H.gaussian_data(10, 4, seed=1)
     sw = H.gap_sweep(x, y, [4, 16], form="paper", kind="iid", scaling="1/sqrt(L)", m=6, steps=2)
@@ -115,6 +137,19 @@ def test_gap_sweep_rejects_bad_arguments(kwargs, match):
         H.gap_sweep(x, y, kwargs.pop("depths"), steps=1, **kwargs)
 
 
+def test_gap_sweep_rejects_bad_data():
+    x, y = H.gaussian_data(5, 4, seed=0)
+    cases = [((x, y, 4), TypeError, "depths must be a list"),
+             ((x[:0], y[:0], [2, 4]), ValueError, "x must hold at least one sample"),
+             ((x.float(), y.float(), [2, 4]), TypeError, "x must be float64"),
+             ((x, y.float(), [2, 4]), TypeError, "y must be float64"),
+             ((x, y[:, :2], [2, 4]), ValueError, "y must have shape"),
+             ((x, y.tolist(), [2, 4]), TypeError, "y must be a torch.Tensor")]
+    for args, error, match in cases:
+        with pytest.raises(error, match=match):
+            H.gap_sweep(*args, form="simple", kind="tied", steps=1)
+
+
 # -- figures ---------------------------------------------------------------------------------------------
 def test_plots_draw_and_return_fits():
     x, y = H.gaussian_data(10, 4, seed=0)
@@ -129,4 +164,11 @@ def test_plots_draw_and_return_fits():
         H.plot_gap_sweeps(a1, {})
     with pytest.raises(ValueError, match="empty"):
         H.plot_counterexample_weights(a2, {})
+    with pytest.raises(TypeError, match=r"sweeps\['a'\] must be a GapSweep"):
+        H.plot_gap_sweeps(a1, {"a": 1})
+    with pytest.raises(TypeError, match=r"runs\['a'\] must be a CounterexampleRun"):
+        H.plot_counterexample_weights(a2, {"a": 1})
+    flat = H.gap_sweep(x, y, [2, 4], form="simple", kind="tied", m=5, steps=1)      # no gap yet after one step
+    with pytest.raises(ValueError, match=r"sweeps\['flat'\].max_gap must be positive"):
+        H.plot_gap_sweeps(a1, {"flat": flat})
     plt.close(fig)
