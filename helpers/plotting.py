@@ -84,6 +84,10 @@ def plot_loglog_rate(x, y, *, ax=None, label: str = "measured", color=None, ref_
     if ref_slope is not None:
         ax.loglog(x, y[0] * (x / x[0]) ** ref_slope, "--", color=COLORS["reference"], lw=1,
                   label=f"reference slope {ref_slope:g}")
+    if len(x) <= 8:
+        # label the measured x values themselves (e.g. the depths), not matplotlib's 2x10^1, 3x10^1, ...
+        ax.set_xticks(x, [f"{v:g}" for v in x])
+        ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
     ax.legend()
     return ax, result
 

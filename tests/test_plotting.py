@@ -22,6 +22,7 @@ def test_plot_loglog_rate_reports_fitted_slope():
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert fit.slope == pytest.approx(-1) and any("slope -1.00" in s for s in labels)
     assert any("reference slope -1" in s for s in labels)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "4", "8", "16"]
     plt.close("all")
 
 
