@@ -9,8 +9,8 @@ cw = 1/sqrt q in the paper's form) and the backward state ``p_k = d loss / d h_k
     dloss/dW_k = c cw [ sigma'(.) * (V_k^T p_k) ] h_{k-1}^T
 
 Only the two recursions (forward in k for h, backward in k for p) are sequential. Everything else --
-sigma' of every layer and the 2L weight gradients -- is computed for all layers at once with batched
-operations; the per-layer loop issues three small matrix operations each way, written into buffers
+sigma and sigma' of every layer and the 2L weight gradients -- is computed for many layers at once with
+batched operations; the per-layer loop issues three small matrix operations each way, written into buffers
 allocated once (:class:`AdjointWorkspace`). No autograd graph is built.
 """
 from __future__ import annotations
@@ -61,26 +61,27 @@ class AdjointWorkspace:
         self.H = torch.empty(L + 1, n, q, **opts)    # hidden states h_0..h_L
         self.P = torch.empty(L + 1, n, q, **opts)    # backward states p_0..p_L
         self.PRE = torch.empty(L, n, m, **opts)      # pre-activations; later sigma', then V^T p * sigma'
-        self.ACT = torch.empty(L, n, m, **opts)      # sigma(pre-activations)
-        self._tmp = torch.empty(n, m, **opts)
+        self._tmp = torch.empty(n, m, **opts)        # one layer's sigma(pre) in forward, V^T p in backward
         self.dV = torch.empty(L, q, m, **opts)       # gradient buffers, overwritten by each backward()
         self.dW = torch.empty(L, m, q, **opts)
         self._loss_scale = 1.0 / (n if normalization == "n" else n * net.d_out)
         # Per-layer views, made once: indexing a tensor inside the loop would cost a dispatch each time.
         self._h, self._p = self.H.unbind(0), self.P.unbind(0)
-        self._pre, self._act = self.PRE.unbind(0), self.ACT.unbind(0)
+        self._pre = self.PRE.unbind(0)
         self._V, self._W = net.V.unbind(0), net.W.unbind(0)
         self._Vt = [v.T for v in self._V]
         self._Wt = [w.T for w in self._W]
         # Batched work goes in blocks of ~2^18 entries: large enough to amortise the dispatch, small
-        # enough that the temporaries torch makes inside (e.g. for transposed operands) stay small.
+        # enough that the temporaries torch makes inside (e.g. for transposed operands) stay small. The
+        # activations sigma(pre) are not kept from the forward pass: the backward pass recomputes them one
+        # block at a time (one batched pass, ~1 ns per entry), which saves an (L, n, m) buffer.
         per_block = max(1, (1 << 18) // (n * m))
         self._blocks = [(a, min(a + per_block, L)) for a in range(0, L, per_block)]
-        self._chunks = [(self.PRE[a:b], self.ACT[a:b]) for a, b in self._blocks]
+        self._act_block = torch.empty(min(per_block, L), n, m, **opts)
 
     def forward(self) -> float:
-        """Forward pass (fills ``H``, ``PRE``, ``ACT``); returns the loss."""
-        net, h, pre, act = self.net, self._h, self._pre, self._act
+        """Forward pass (fills ``H`` and ``PRE``); returns the loss."""
+        net, h, pre, act = self.net, self._h, self._pre, self._tmp
         sigma_out, c, cw = net.sigma.sigma_out, net.residual_scale, net.inner_scale
         if net.A is None:
             h[0].copy_(self.x)
@@ -91,8 +92,8 @@ class AdjointWorkspace:
             mm(h[k], Wt_k, out=pre[k])
             if cw != 1.0:
                 pre[k].mul_(cw)
-            sigma_out(pre[k], act[k])
-            addmm(h[k], act[k], Vt_k, alpha=c, out=h[k + 1])
+            sigma_out(pre[k], act)
+            addmm(h[k], act, Vt_k, alpha=c, out=h[k + 1])
         out = h[-1] if net.B is None else h[-1] @ net.B.T
         self.residual = out - self.y
         return float(self.residual.pow(2).sum()) * self._loss_scale
@@ -109,15 +110,17 @@ class AdjointWorkspace:
             p[-1].copy_(dout)
         else:
             torch.mm(dout, net.B, out=p[-1])
-        for pre, act in self._chunks:                          # sigma'(pre), many layers at a time
-            net.sigma.prime_into(pre, act)
         mm, addmm, mul = torch.mm, torch.addmm, torch.mul
-        for k in range(net.L - 1, -1, -1):
-            mm(p[k + 1], self._V[k], out=tmp)                  # V_k^T p_k   (row-vector form)
-            mul(tmp, g[k], out=g[k])                           # ... * sigma'(pre)
-            addmm(p[k + 1], g[k], self._W[k], alpha=c * cw, out=p[k])
-        for a, b in self._blocks:                              # weight gradients, many layers at a time
-            torch.baddbmm(self.dV[a:b], self.P[a + 1:b + 1].transpose(1, 2), self.ACT[a:b], beta=0.0, alpha=c,
+        for a, b in reversed(self._blocks):                    # from the last layers down to the first
+            pre_block, act_block = self.PRE[a:b], self._act_block[: b - a]
+            net.sigma.sigma_out(pre_block, act_block)          # sigma(pre) of these layers, recomputed
+            net.sigma.prime_into(pre_block, act_block)         # PRE[a:b] <- sigma'(pre)
+            for k in range(b - 1, a - 1, -1):                  # the adjoint recursion, layer by layer
+                mm(p[k + 1], self._V[k], out=tmp)              # V_k^T p_k   (row-vector form)
+                mul(tmp, g[k], out=g[k])                       # ... * sigma'(pre)
+                addmm(p[k + 1], g[k], self._W[k], alpha=c * cw, out=p[k])
+            # weight gradients of the block's layers at once
+            torch.baddbmm(self.dV[a:b], self.P[a + 1:b + 1].transpose(1, 2), act_block, beta=0.0, alpha=c,
                           out=self.dV[a:b])
             torch.baddbmm(self.dW[a:b], self.PRE[a:b].transpose(1, 2), self.H[a:b], beta=0.0, alpha=c * cw,
                           out=self.dW[a:b])
