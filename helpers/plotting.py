@@ -94,14 +94,14 @@ def plot_loglog_rate(x, y, *, ax=None, label: str = "measured", color=None, ref_
 
 def _heatmap_ticks(ticks, n: int):
     """Tick positions (cell indices) and labels: round values for an evenly spaced numeric axis (e.g.
-    training steps), else at most 8 of the given labels (e.g. depths 2, 4, 8, ...)."""
+    training steps), else at most 12 of the given labels (e.g. depths 2, 4, 8, ...)."""
     values = np.asarray(ticks)
     if values.dtype.kind in "iuf" and n > 8 and np.allclose(np.diff(values), values[1] - values[0]):
         step = values[1] - values[0]
         nice = mpl.ticker.MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(values[0], values[-1])
         nice = nice[(nice >= values[0]) & (nice <= values[-1])]
         return (nice - values[0]) / step, [f"{v:g}" for v in nice]
-    pos = np.unique(np.linspace(0, n - 1, min(n, 8)).round().astype(int))
+    pos = np.unique(np.linspace(0, n - 1, min(n, 12)).round().astype(int))
     return pos, [f"{values[p]:g}" if values.dtype.kind in "iuf" else str(ticks[p]) for p in pos]
 
 
