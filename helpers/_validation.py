@@ -73,3 +73,47 @@ def same_dtype_device(**tensors) -> None:
     if len(devices) > 1:
         listing = ", ".join(f"{k}: {t.device}" for k, t in given.items())
         raise ValueError(f"all tensors must be on one device, got {listing}; move them with .to(device)")
+
+
+def int_list(name: str, values, *, minimum: int = 1, nonempty: bool = True) -> list:
+    """``values`` (a list, tuple, range or 1-D array of integers >= ``minimum``) as a list of ints.
+
+    The one validator for depth lists, seed lists and step lists: a bare integer is refused with a hint
+    (``[4]``, not ``4``), so that ``depths=64`` does not fail deep inside a loop.
+    """
+    if isinstance(values, (str, bytes, numbers.Number)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{name} must be a list of integers >= {minimum}, got {values!r}; "
+                        f"for a single value write [{values!r}]")
+    if isinstance(values, torch.Tensor):
+        values = values.tolist()
+    out = [positive_int(f"{name} entry", v.item() if hasattr(v, "item") else v, minimum=minimum)
+           for v in values]
+    if nonempty and not out:
+        raise ValueError(f"{name} is empty: give at least one value")
+    return out
+
+
+def as_float_array(name: str, values):
+    """Numbers a student may hold in any form -- a list, a tuple, a NumPy array, a torch tensor (also
+    one that requires grad, or lives on a GPU) -- as a NumPy float64 array. The one conversion rule of
+    the measuring and plotting helpers. A dict, a string or a non-numeric entry raises naming ``name``."""
+    import numpy as np
+
+    if isinstance(values, (dict, str, bytes)):
+        raise TypeError(f"{name} must be a sequence of numbers (list, NumPy array or tensor), "
+                        f"got {type(values).__name__}" + ("; pass list(d.values())" if isinstance(values, dict) else ""))
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu()
+    elif isinstance(values, (list, tuple)) and any(isinstance(v, torch.Tensor) for v in values):
+        values = [v.detach().cpu() if isinstance(v, torch.Tensor) else v for v in values]
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must hold numbers only, got {values!r:.80}") from None
+
+
+def float_dtype(name: str, dtype) -> torch.dtype:
+    """``dtype`` if it is a floating-point torch dtype, else raise (an integer dtype would truncate)."""
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"{name} must be a floating-point torch dtype (torch.float32 or torch.float64), got {dtype!r}")
+    return dtype

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from . import _validation as check_arg
+from .config import auto_threads, num_threads
 from .resnet import LOSS_NORMALIZATIONS, ResNet
 
 
@@ -160,3 +161,43 @@ def autograd_gradients(net: ResNet, x: torch.Tensor, y: torch.Tensor, normalizat
     grads = torch.autograd.grad(loss, list(params.values()))
     named = dict(zip(params, grads))
     return float(loss.detach()), Gradients(named["V"], named["W"], named.get("A"), named.get("B"))
+
+
+@dataclass
+class States:
+    """What one forward and one backward pass computed (:func:`forward_backward_states`): ``H``
+    (L+1, n, q) the hidden states h_0..h_L, ``P`` (L+1, n, q) the backward states p_k = d loss / d h_k,
+    the ``loss`` and the ``grads`` (:class:`Gradients`)."""
+
+    H: torch.Tensor
+    P: torch.Tensor
+    loss: float
+    grads: Gradients
+
+    @property
+    def L(self) -> int:
+        return self.H.shape[0] - 1
+
+
+def forward_backward_states(net: ResNet, x: torch.Tensor, y: torch.Tensor, normalization: str) -> States:
+    """Forward states ``h_k`` and backward (adjoint) states ``p_k = d loss / d h_k`` of ``net`` on the data,
+    with the loss and the gradients (copied out of the workspace), by the recursions of the module
+    docstring (notebook 03, eq. (3.5)-(3.6); their limit is the adjoint ODE of Thm. 4, notebook 04).
+
+    Row i of ``P[k]`` is ``p_k`` for sample i (it contains the loss's 1/n). Raises as
+    :func:`loss_and_gradients`.
+
+    Example
+    -------
+    >>> st = forward_backward_states(net, x, y, "nd")
+    >>> st.H.shape == st.P.shape == (net.L + 1, x.shape[0], net.q)
+    True
+    """
+    if not isinstance(net, ResNet):
+        raise TypeError(f"net must be a helpers.ResNet, got {type(net).__name__}")
+    ws = AdjointWorkspace(net, x, y, normalization)
+    with torch.no_grad(), num_threads(auto_threads(net, x.shape[0])):
+        loss = ws.forward()
+        g = ws.backward()
+    c = lambda t: None if t is None else t.detach().clone()
+    return States(H=ws.H.clone(), P=ws.P.clone(), loss=loss, grads=Gradients(c(g.V), c(g.W), c(g.A), c(g.B)))

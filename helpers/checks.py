@@ -1,8 +1,13 @@
 """``check``: the one call behind every check cell of the course.
 
 A check cell states a claim of the paper in words and compares a measured number with the claimed
-target within a stated tolerance. It prints one stable, rounded line (compared by nbval) when the claim
-holds and raises an ``AssertionError`` that states the claim when it does not, so that ``pytest`` fails.
+target within a stated tolerance. It prints one line when the claim holds and raises an
+``AssertionError`` that states the claim when it does not, so that ``pytest`` fails.
+
+What nbval compares is the verdict, the claim and the tolerance -- never the measured digits: the
+sanitizer ``tests/nbval_sanitize.cfg`` (enabled in ``pyproject.toml``) replaces the value in
+``✔ claim: VALUE (expected ...)`` on both sides, because PyTorch does not promise the same random streams
+across releases. A claim that fails still fails the test, as an error in the cell.
 """
 from __future__ import annotations
 
@@ -45,6 +50,8 @@ def check(claim: str, value, *, target=None, tol=None, lower=None, upper=None, d
         raise ValueError("target and tol go together: give both or neither")
     if tol is not None and tol < 0:
         raise ValueError(f"tol must be >= 0, got {tol}")
+    if lower is not None and upper is not None and lower > upper:
+        raise ValueError(f"lower must be <= upper, got lower={lower}, upper={upper}: no value could pass")
     parts, ok = [], math.isfinite(value)
     if target is not None:
         parts.append(f"{_fmt(target, digits)} ± {_fmt(tol, digits)}")

@@ -16,6 +16,7 @@ def gaussian_data(n: int, d: int, d_out: int | None = None, *, seed: int, dtype=
     n = check_arg.positive_int("n", n)
     d = check_arg.positive_int("d", d)
     d_out = d if d_out is None else check_arg.positive_int("d_out", d_out)
+    check_arg.float_dtype("dtype", dtype)
     gen = torch.Generator().manual_seed(check_arg.positive_int("seed", seed, minimum=0))
     x = torch.randn(n, d, generator=gen, dtype=torch.float64)
     y = torch.randn(n, d_out, generator=gen, dtype=torch.float64)
@@ -43,6 +44,7 @@ def digits_data(n: int | None = None, *, seed: int, dtype=torch.float64, device=
     if n is None:
         n = total
     n = check_arg.positive_int("n", n)
+    check_arg.float_dtype("dtype", dtype)
     if n > total:
         raise ValueError(f"n must be <= {total} (the size of the digits data set), got {n}")
     rng = np.random.default_rng(check_arg.positive_int("seed", seed, minimum=0))
@@ -51,5 +53,5 @@ def digits_data(n: int | None = None, *, seed: int, dtype=torch.float64, device=
     pixels = (pixels - pixels.mean(axis=0)) / (pixels.std(axis=0) + 1e-8)
     labels = torch.as_tensor(data.target[idx], device=device)
     x = torch.as_tensor(pixels[idx], dtype=dtype, device=device)
-    y = torch.nn.functional.one_hot(labels, 10).to(dtype)
+    y = torch.nn.functional.one_hot(labels, 10).to(dtype=dtype, device=device)
     return Digits(x=x, y=y, labels=labels, images=data.images[idx])

@@ -63,7 +63,9 @@ def init_weights(L: int, q: int, m: int, *, kind: str, seed: int, V: str = "same
     kind : ``"tied"``, ``"smooth"`` or ``"iid"`` (see the module docstring).
     seed : the random seed (an explicit integer: results never depend on global random state).
     V : ``"same"`` (V drawn like W) or ``"zero"`` (V_k = 0, the theory's initialisation).
-    scaling : ``"1/L"`` (default) or ``"1/sqrt(L)"`` (outer weights times sqrt(L); only for ``kind="iid"``).
+    scaling : ``"1/L"`` (default) or ``"1/sqrt(L)"`` (outer weights times sqrt(L), so that the residual
+        branch is effectively scaled by 1/sqrt(L): the SDE-like regime for i.i.d. weights, the explosion
+        regime for smooth or tied ones -- notebook 02).
     n_modes : number of Fourier modes of the smooth functions (``kind="smooth"``).
 
     Layer k = 1..L (tensor index k-1) sits at depth s = k / L.
@@ -80,8 +82,7 @@ def init_weights(L: int, q: int, m: int, *, kind: str, seed: int, V: str = "same
     check_arg.choice("kind", kind, KINDS)
     check_arg.choice("V", V, ("same", "zero"))
     check_arg.choice("scaling", scaling, SCALINGS)
-    if scaling != "1/L" and kind != "iid":
-        raise ValueError(f"scaling={scaling!r} is meant for kind='iid'; smooth and tied weights use '1/L'")
+    check_arg.float_dtype("dtype", dtype)
     seed = check_arg.positive_int("seed", seed, minimum=0)
     if kind == "smooth":
         s = torch.arange(1, L + 1, dtype=torch.float64) / L
@@ -95,8 +96,8 @@ def init_weights(L: int, q: int, m: int, *, kind: str, seed: int, V: str = "same
         else:
             Vw = torch.randn(L, q, m, generator=gen, dtype=torch.float64)
             Ww = torch.randn(L, m, q, generator=gen, dtype=torch.float64)
-            if scaling == "1/sqrt(L)":
-                Vw = Vw * math.sqrt(L)
+    if scaling == "1/sqrt(L)":
+        Vw = Vw * math.sqrt(L)
     if V == "zero":
         Vw = torch.zeros_like(Vw)
     return Vw.to(dtype=dtype, device=device), Ww.to(dtype=dtype, device=device)

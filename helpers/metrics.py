@@ -75,8 +75,8 @@ def fit_loglog_slope(x, y) -> SlopeFit:
 
     Example: ``fit_loglog_slope([1, 2, 4], [1, .5, .25]).slope == -1.0``.
     """
-    x = np.asarray(x, dtype=float).ravel()
-    y = np.asarray(y, dtype=float).ravel()
+    x = check_arg.as_float_array("x", x).ravel()
+    y = check_arg.as_float_array("y", y).ravel()
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same length, got {x.size} and {y.size}")
     if x.size < 2:

@@ -1,12 +1,15 @@
-"""One figure style for the course, and the three kinds of figures it draws again and again:
-weights against depth coloured by training time, rates on log--log axes, and heat maps."""
+"""One figure style for the course, and the three kinds of figures it draws again and again: values
+against depth (weights, states, gradients; one curve per depth or per training time), rates on log--log
+axes, and heat maps. Every plot function takes ``ax=None`` as a keyword and returns the axes; numbers
+may come as lists, NumPy arrays or tensors (also ones that require grad)."""
 from __future__ import annotations
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .metrics import SlopeFit, fit_loglog_slope
+from . import _validation as check_arg
+from .metrics import fit_loglog_slope
 
 # Consistent colours: smooth (and tied) initialisations in blue, i.i.d. in orange; depths and training
 # times on sequential colour maps (light = shallow / early, dark = deep / late).
@@ -40,43 +43,17 @@ def _axes(ax):
     return ax
 
 
-def plot_weights_across_depth(snapshots: dict, *, entry=(0, 0), eta: float | None = None, ax=None,
-                              ylabel: str = r"$W_k$ entry", title: str | None = None):
-    """Plot one coefficient of the weights against the layer index k, one curve per snapshot, coloured
-    by training time (as Fig. 2 of the paper).
-
-    ``snapshots``: ``{step: tensor (L, a, b)}`` (e.g. ``{s: rec.snapshots[s]["W"] for s in rec.snapshots}``);
-    ``entry``: the (row, column) coefficient; ``eta``: step size, to label the colour bar in
-    gradient-flow time t = step * eta (else in steps).
-    """
-    if not snapshots:
-        raise ValueError("snapshots is empty: train with snapshot_steps=[...] to record some")
-    ax = _axes(ax)
-    steps = sorted(snapshots)
-    times = np.array(steps, dtype=float) * (eta if eta else 1.0)
-    norm = mpl.colors.Normalize(vmin=times.min(), vmax=max(times.max(), times.min() + 1e-12))
-    cmap = plt.get_cmap(TIME_CMAP)
-    i, j = entry
-    for step, t in zip(steps, times):
-        w = np.asarray(snapshots[step][:, i, j].detach().cpu() if hasattr(snapshots[step], "detach")
-                       else snapshots[step][:, i, j])
-        ax.plot(np.arange(1, len(w) + 1), w, color=cmap(0.85 * norm(t)), lw=1.2)
-    sm = mpl.cm.ScalarMappable(norm=norm, cmap=mpl.colors.ListedColormap(cmap(np.linspace(0, 0.85, 256))))
-    ax.figure.colorbar(sm, ax=ax, label="training time $t$" if eta else "training step")
-    ax.set_xlabel("layer $k$")
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    return ax
-
-
 def plot_loglog_rate(x, y, *, ax=None, label: str = "measured", color=None, ref_slope: float | None = -1.0,
                      fit: bool = True, marker: str = "o"):
-    """Plot ``y`` against ``x`` on log--log axes with the fitted slope in the legend and a dashed
-    reference line of slope ``ref_slope`` through the first point. Returns ``(ax, SlopeFit or None)``."""
+    """Plot ``y`` against ``x`` on log--log axes with the fitted slope (:func:`helpers.fit_loglog_slope`)
+    in the legend and a dashed reference line of slope ``ref_slope`` through the first point.
+    Returns the axes; the check cell computes its slope with :func:`helpers.fit_loglog_slope` itself.
+
+    Example: ``H.plot_loglog_rate(depths, gaps, ref_slope=-1, label="tied")``.
+    """
+    x, y = check_arg.as_float_array("x", x).ravel(), check_arg.as_float_array("y", y).ravel()
+    result = fit_loglog_slope(x, y) if fit else None      # validates lengths and positivity
     ax = _axes(ax)
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    result: SlopeFit | None = fit_loglog_slope(x, y) if fit else None
     line_label = f"{label} ({result})" if result else label
     (line,) = ax.loglog(x, y, marker=marker, color=color, label=line_label)
     if result:
@@ -89,7 +66,7 @@ def plot_loglog_rate(x, y, *, ax=None, label: str = "measured", color=None, ref_
         ax.set_xticks(x, [f"{v:g}" for v in x])
         ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
     ax.legend()
-    return ax, result
+    return ax
 
 
 def _heatmap_ticks(ticks, n: int):
@@ -108,9 +85,8 @@ def _heatmap_ticks(ticks, n: int):
 def plot_heatmap(values, *, x, y, ax=None, log: bool = True, xlabel: str = "", ylabel: str = "",
                  cbar_label: str = "", cmap: str = "BuPu"):
     """Heat map of ``values`` (len(y), len(x)) with tick labels from ``x`` and ``y`` and a colour bar
-    (log scale when ``log``, ignoring zeros)."""
-    ax = _axes(ax)
-    values = np.asarray(values, dtype=float)
+    (log scale when ``log``, ignoring zeros). Used for Fig. 1 (right): distance against depth and step."""
+    values = check_arg.as_float_array("values", values)
     if values.shape != (len(y), len(x)):
         raise ValueError(f"values must have shape (len(y), len(x)) = {(len(y), len(x))}, got {values.shape}")
     norm = None
@@ -119,6 +95,7 @@ def plot_heatmap(values, *, x, y, ax=None, log: bool = True, xlabel: str = "", y
         if positive.size == 0:
             raise ValueError("a log colour scale needs some positive values")
         norm = mpl.colors.LogNorm(vmin=positive.min(), vmax=positive.max())
+    ax = _axes(ax)
     im = ax.imshow(np.where(values > 0, values, np.nan) if log else values, aspect="auto",
                    interpolation="nearest", origin="lower", cmap=cmap, norm=norm)
     ax.figure.colorbar(im, ax=ax, label=cbar_label)
@@ -130,31 +107,69 @@ def plot_heatmap(values, *, x, y, ax=None, log: bool = True, xlabel: str = "", y
     return ax
 
 
-def plot_weights_against_s(weights: dict, *, entry=(0, 0), ax=None, ylabel: str = r"$V_k$ entry",
-                           title: str | None = None, color=None):
-    """Plot one coefficient of networks of several depths against the depth variable s = k/L, one
-    curve per depth (light = shallow, dark = deep): when the weights discretize a function of s the
-    curves lie on top of each other; i.i.d. weights give unrelated jagged curves.
+def plot_across_depth(curves: dict, *, entry=None, first_layer: int = 1, eta: float | None = None,
+                      against: str = "s", ax=None, ylabel: str = "", title: str | None = None, color=None,
+                      linestyle: str = "-"):
+    """The course's one plot of values against depth: weights, hidden or backward states, per-layer
+    gradients -- one curve per depth, or one curve per training time.
 
-    ``weights``: ``{L: tensor (L, a, b)}``, e.g. ``{L: rec.net.V for L, rec in records.items()}``.
-    ``color``: one colour for all curves instead of the depth colour map.
+    ``curves``: ``{key: values}``; ``values`` is 1-D, indexed by layer k = first_layer, first_layer + 1, ...
+    (``first_layer=0`` for states h_0..h_L, ``1`` for layers 1..L), or a weight tensor (L, a, b) of layers
+    1..L of which the coefficient ``entry`` (default (0, 0)) is plotted.
+
+    * ``eta=None``: keys are depths L; x is s = k/L; colours go light (shallow) to dark (deep), or all
+      ``color``. Curves of different L that discretize one function of s lie on top of each other
+      (Prop. 2); i.i.d. weights give unrelated jagged curves.
+    * ``eta`` given: keys are training steps of one network (e.g. ``TrainRecord.snapshots``' ``"W"``);
+      colours and a colour bar show the gradient-flow time t = step * eta (as the paper's Fig. 2).
+
+    ``against="k"`` puts the layer index k on the x axis instead of s. Returns the axes. Raises
+    ValueError naming ``curves`` for an empty dict or values of the wrong length.
+
+    Example: ``H.plot_across_depth({L: rec.net.V for L, rec in records.items()}, ylabel="$V_k$ entry")``.
     """
-    if not weights:
-        raise ValueError("weights is empty: give {L: tensor of shape (L, a, b)}")
+    if not isinstance(curves, dict) or not curves:
+        raise ValueError(f"curves must be a non-empty dict {{L or step: values}}, got {curves!r:.60}")
+    check_arg.choice("against", against, ("s", "k"))
+    first_layer = check_arg.positive_int("first_layer", first_layer, minimum=0)
+    keys = sorted(curves)
+    values_of = {}
+    for key in keys:
+        values = check_arg.as_float_array(f"curves[{key}]", curves[key])
+        if values.ndim == 3:
+            i, j = entry if entry is not None else (0, 0)
+            values, start = values[:, i, j], 1
+        elif values.ndim == 1:
+            start = first_layer
+        else:
+            raise ValueError(f"curves[{key}] must be 1-D (one value per layer) or a weight tensor (L, a, b), "
+                             f"got shape {values.shape}")
+        if eta is None:
+            L = check_arg.positive_int("each depth L in curves", key)
+            if len(values) != L + 1 - start:
+                raise ValueError(f"curves[{L}] must hold {L + 1 - start} values (layers k = {start}..{L}), got "
+                                 f"{len(values)}; use first_layer=0 for states h_0..h_L, 1 for layers 1..L")
+        values_of[key] = (np.arange(start, start + len(values)), values)
     ax = _axes(ax)
-    depths = sorted(weights)
-    colors = [color] * len(depths) if color is not None else depth_colors(depths)
-    i, j = entry
-    for L, c in zip(depths, colors):
-        w = weights[L]
-        if w.shape[0] != L:
-            raise ValueError(f"weights[{L}] must have {L} layers, got shape {tuple(w.shape)}")
-        s = np.arange(1, L + 1) / L
-        ax.plot(s, np.asarray(w[:, i, j].detach().cpu()), color=c, lw=1.2, label=f"L = {L}",
-                marker="o" if L <= 16 else None, ms=3)
-    ax.set_xlabel("depth $s = k/L$")
+    if eta is None:
+        colors = [color] * len(keys) if color is not None else depth_colors(keys)
+        for L, c in zip(keys, colors):
+            k, values = values_of[L]
+            ax.plot(k / L if against == "s" else k, values, linestyle, color=c, lw=1.3, label=f"L = {L}",
+                    marker="o" if L <= 16 else None, ms=3)
+        ax.legend()
+    else:
+        eta = check_arg.positive_float("eta", eta)
+        times = np.array(keys, dtype=float) * eta
+        norm = mpl.colors.Normalize(vmin=times.min(), vmax=max(times.max(), times.min() + 1e-12))
+        cmap = plt.get_cmap(TIME_CMAP)
+        for key, t in zip(keys, times):
+            k, values = values_of[key]
+            ax.plot(k / len(values) if against == "s" else k, values, linestyle, color=cmap(0.85 * norm(t)), lw=1.2)
+        sm = mpl.cm.ScalarMappable(norm=norm, cmap=mpl.colors.ListedColormap(cmap(np.linspace(0, 0.85, 256))))
+        ax.figure.colorbar(sm, ax=ax, label="training time $t$")
+    ax.set_xlabel("depth $s = k/L$" if against == "s" else "layer $k$")
     ax.set_ylabel(ylabel)
-    ax.legend()
     if title:
         ax.set_title(title)
     return ax

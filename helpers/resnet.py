@@ -20,8 +20,10 @@ import torch
 
 from . import _validation as check_arg
 from .activations import Activation, get_activation
+from .init import init_weights
 
 LOSS_NORMALIZATIONS = ("n", "nd")
+FORMS = ("simple", "normalized", "paper")
 
 
 @dataclass
@@ -198,3 +200,44 @@ def theory_input_output_maps(d: int, d_out: int, q: int, dtype=torch.float64, de
     B = torch.zeros(d_out, q, dtype=dtype, device=device)
     B[:, q - d_out:] = torch.eye(d_out, dtype=dtype, device=device)
     return A, B
+
+
+def make_resnet(L: int, q: int, m: int, *, kind: str, seed: int, V: str = "same", scaling: str = "1/L",
+                activation: str = "gelu", form: str = "simple", d: int | None = None, d_out: int | None = None,
+                n_modes: int = 4, dtype=torch.float64, device=None) -> ResNet:
+    """The one network factory of the course: a ResNet of depth ``L``, hidden dimension ``q``, width ``m``.
+
+    Weights from :func:`helpers.init_weights` (``kind`` = ``"tied"``, ``"smooth"`` or ``"iid"``; ``V`` =
+    ``"same"`` or ``"zero"``; ``scaling`` = ``"1/L"`` or ``"1/sqrt(L)"``; ``seed``; ``n_modes``), in one of three
+    forms (course-design section 2):
+
+    * ``"simple"`` -- the experiments' form ``h_{k+1} = h_k + (1/L) V_{k+1} sigma(W_{k+1} h_k)``, A = B = I
+      (the reference scripts of Fig. 1-3; notebooks 00, 03-05);
+    * ``"normalized"`` -- eq. (3)'s factors 1/(L sqrt m) and 1/sqrt q with A = B = I (notebook 02: keeps the
+      residual branch O(1) for N(0, 1) weights);
+    * ``"paper"`` -- eq. (3) in full: also the theory's maps ``A = (I_d; 0)`` (q, d) and ``B = (0, I_d')``
+      (d', q), which need ``d`` and ``d_out`` with ``q >= d + d_out`` (Prop. 5).
+
+    With ``kind="smooth"`` (or ``"tied"``) networks of every depth discretize the same weight functions
+    of s = k/L, so a loop over depths with one seed builds a family that converges to a neural ODE.
+    Raises ValueError/TypeError naming the argument for bad sizes, names, dtypes or seeds.
+
+    Example
+    -------
+    >>> nets = {L: make_resnet(L, 16, 32, kind="tied", V="zero", seed=0) for L in (4, 16, 64)}
+    >>> nets[16].V.shape
+    torch.Size([16, 16, 32])
+    """
+    check_arg.choice("form", form, FORMS)
+    get_activation(activation)
+    Vw, Ww = init_weights(L, q, m, kind=kind, seed=seed, V=V, scaling=scaling, n_modes=n_modes, dtype=dtype,
+                          device=device)
+    if form == "paper":
+        if d is None or d_out is None:
+            raise ValueError("form='paper' needs the input and output dimensions d and d_out "
+                             f"(with q >= d + d_out), got d={d!r}, d_out={d_out!r}")
+        A, B = theory_input_output_maps(d, d_out, q, dtype=dtype, device=device)
+        return ResNet.paper(Vw, Ww, A, B, activation=activation)
+    if d is not None or d_out is not None:
+        raise ValueError(f"d and d_out are for form='paper' (A, B maps); form={form!r} has d = d' = q")
+    return ResNet(Vw, Ww, activation=activation, normalized=(form == "normalized"))

@@ -19,17 +19,16 @@ records, without storing the weights of every step:
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from . import _validation as check_arg
 from .adjoint import AdjointWorkspace
+from .config import auto_threads, num_threads, progress_allowed, progress_bar
 from .resnet import ResNet
 
 
@@ -72,39 +71,6 @@ class TrainRecord:
         return float(max(math.sqrt(self.sum_sq_gap_V[:step].sum()), math.sqrt(self.sum_sq_gap_W[:step].sum())))
 
 
-@contextlib.contextmanager
-def num_threads(k: int | None):
-    """Run a block with ``k`` intra-op threads (``None``: leave torch's setting), then restore the count.
-
-    Example: ``with num_threads(auto_threads(net, n)): ...``.
-    """
-    if k is None:
-        yield
-        return
-    k = check_arg.positive_int("num_threads", k)
-    before = torch.get_num_threads()
-    torch.set_num_threads(k)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def auto_threads(net: ResNet, n: int) -> int | None:
-    """The thread count for passes of ``net`` over ``n`` samples: 1 for small layers on the CPU (see
-    below), ``None`` (torch's setting) otherwise."""
-    return _auto_threads(net, n)
-
-
-def _auto_threads(net: ResNet, n: int) -> int | None:
-    # The depth loop issues tiny matrix products (~n*q*m flops each); with several threads their
-    # synchronisation costs more than the work, and far more on a busy machine. One thread is fastest
-    # below ~1e6 multiply-adds per layer (measured: 100x16 by 16x32 at 2 us on one thread).
-    if net.device.type != "cpu":
-        return None
-    return 1 if n * net.q * net.m < 1_000_000 else None
-
-
 def _layer_gaps(T: torch.Tensor) -> torch.Tensor:
     """``||T_{k+1} - T_k||_F`` for k = 1..L-1, shape (L-1,)."""
     return torch.linalg.vector_norm(T[1:] - T[:-1], dim=(1, 2))
@@ -136,7 +102,8 @@ def train(net: ResNet, x: torch.Tensor, y: torch.Tensor, *, steps: int, eta: flo
     record_pl : record the PL ratio of Def. 1 at every step.
     divergence_factor : stop with :class:`TrainingDivergedError` when the loss exceeds this multiple
         of its initial value (or becomes NaN/inf).
-    progress : tqdm bar; ``None`` shows it when the run is predicted to take over ~2 s.
+    progress : progress bar (``tqdm.auto``); ``None`` shows it when the run is predicted to take over ~2 s;
+        never when ``COURSE_PROGRESS=0`` (tests, batch re-execution).
     threads : intra-op threads during the run; ``"auto"`` picks 1 for small layers (fastest), ``None``
         keeps torch's setting.
 
@@ -170,7 +137,7 @@ def train(net: ResNet, x: torch.Tensor, y: torch.Tensor, *, steps: int, eta: flo
     if train_AB and not has_AB:
         raise ValueError("train_AB=True but the network has no maps A, B (simplified form, A = B = I)")
     if threads == "auto":
-        threads = _auto_threads(net, x.shape[0])
+        threads = auto_threads(net, x.shape[0])
 
     net = net.clone()
     ws = AdjointWorkspace(net, x, y, normalization)   # validates x, y and the normalisation
@@ -204,40 +171,43 @@ def train(net: ResNet, x: torch.Tensor, y: torch.Tensor, *, steps: int, eta: flo
                 f"(effective step on the residual weights: {step_Z:g}); try eta = {eta / 10:g}.")
 
     bar = None
+    show = progress_allowed(progress)
     start = time.perf_counter()
-    with num_threads(threads), torch.no_grad():
-        for i in range(steps):
-            loss = ws.forward()
-            check_loss(i, loss)
-            losses[i] = loss
-            measure(i)
-            grads = ws.backward(with_AB=train_AB)
-            if record_pl:
-                pl[i] = grads.pl_numerator(net.L, include_AB=train_AB) / max(loss, 1e-300)
-            updates = [(w, g, step_Z) for name, w, g in (("V", net.V, grads.V), ("W", net.W, grads.W))
-                       if name not in freeze]
-            if train_AB:
-                updates += [(net.A, grads.A, eta), (net.B, grads.B, eta)]
-            for weight, grad, step in updates:
-                if grad is None:
-                    continue
-                if clip is not None:
-                    # pi(-L grad) with coordinate clipping, then an Euler step of length eta
-                    grad.mul_(step / eta).clamp_(-clip, clip)
-                    weight.add_(grad, alpha=-eta)
-                else:
-                    weight.add_(grad, alpha=-step)
-            if bar is None and progress is not False:
-                elapsed = time.perf_counter() - start
-                if progress or (i >= 2 and elapsed * steps / (i + 1) > 2.0):
-                    bar = tqdm(total=steps, initial=i + 1, desc=f"training L={net.L}", leave=False)
-            elif bar is not None:
-                bar.update(1)
-        losses[steps] = ws.forward()
-        check_loss(steps, losses[steps])
-        measure(steps)
-    if bar is not None:
-        bar.close()
+    try:
+        with num_threads(threads), torch.no_grad():
+            for i in range(steps):
+                loss = ws.forward()
+                check_loss(i, loss)
+                losses[i] = loss
+                measure(i)
+                grads = ws.backward(with_AB=train_AB)
+                if record_pl:
+                    pl[i] = grads.pl_numerator(net.L, include_AB=train_AB) / max(loss, 1e-300)
+                updates = [(w, g, step_Z) for name, w, g in (("V", net.V, grads.V), ("W", net.W, grads.W))
+                           if name not in freeze]
+                if train_AB:
+                    updates += [(net.A, grads.A, eta), (net.B, grads.B, eta)]
+                for weight, grad, step in updates:
+                    if grad is None:
+                        continue
+                    if clip is not None:
+                        # pi(-L grad) with coordinate clipping, then an Euler step of length eta
+                        grad.mul_(step / eta).clamp_(-clip, clip)
+                        weight.add_(grad, alpha=-eta)
+                    else:
+                        weight.add_(grad, alpha=-step)
+                if bar is None and show:
+                    elapsed = time.perf_counter() - start
+                    if progress or (i >= 2 and elapsed * steps / (i + 1) > 2.0):
+                        bar = progress_bar(steps, f"training L={net.L}", initial=i + 1)
+                elif bar is not None:
+                    bar.update(1)
+            losses[steps] = ws.forward()
+            check_loss(steps, losses[steps])
+            measure(steps)
+    finally:
+        if bar is not None:     # also on an interrupt or a divergence: no bar is left open
+            bar.close()
     gaps = gaps.numpy()
     return TrainRecord(net=net, eta=eta, L_factor=L_factor, losses=losses, max_gap=gaps[:, 0].copy(),
                        sum_sq_gap_V=gaps[:, 1].copy(), sum_sq_gap_W=gaps[:, 2].copy(), pl_ratio=pl,
