@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
 import torch
 
 
@@ -97,8 +98,6 @@ def as_float_array(name: str, values):
     """Numbers a student may hold in any form -- a list, a tuple, a NumPy array, a torch tensor (also
     one that requires grad, or lives on a GPU) -- as a NumPy float64 array. The one conversion rule of
     the measuring and plotting helpers. A dict, a string or a non-numeric entry raises naming ``name``."""
-    import numpy as np
-
     if isinstance(values, (dict, str, bytes)):
         raise TypeError(f"{name} must be a sequence of numbers (list, NumPy array or tensor), "
                         f"got {type(values).__name__}" + ("; pass list(d.values())" if isinstance(values, dict) else ""))

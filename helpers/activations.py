@@ -1,7 +1,9 @@
 """Activation functions sigma and their derivatives sigma', by name.
 
-The theory (course-design section 2) needs sigma C^2, Lipschitz, bounded, sigma(0) = 0: ``tanh`` fits;
-``gelu`` (the experiments' choice) is unbounded; ``relu`` is not C^2 (its derivative jumps at 0);
+The finite-time results (Props. 3, 7, Thm. 4) hold for any residual map that is C^2 with f(0, .) = 0 and
+locally Lipschitz (the paper's Section 4.3): ``tanh`` and ``gelu`` (the experiments' choice) qualify,
+``relu`` does not (its derivative jumps at 0: the appendix's counterexample, notebook 05). Boundedness of
+sigma is needed only for the PL condition (Prop. 5, notebook 07): ``tanh`` fits, ``gelu`` does not.
 ``identity`` makes the residual branch linear. The hand-written adjoint needs sigma' explicitly,
 which is why each activation is given as a pair.
 """

@@ -16,8 +16,10 @@ import random
 import sys
 from dataclasses import dataclass
 
+import matplotlib
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from . import _validation as check_arg
 
@@ -71,8 +73,6 @@ def _show_figures_inline() -> str | None:
     shell = ipython.get_ipython() if ipython is not None else None
     if shell is None or not hasattr(shell, "kernel"):
         return None
-    import matplotlib
-
     backend = matplotlib.get_backend().lower()
     if backend in ("agg", "pdf", "ps", "svg", "cairo", "template", "pgf"):
         shell.run_line_magic("matplotlib", "inline")
@@ -164,6 +164,4 @@ def progress_allowed(progress: bool | None) -> bool:
 def progress_bar(total: int, desc: str, initial: int = 0):
     """A notebook-aware tqdm bar (``tqdm.auto``: a widget in Jupyter, text in a terminal) that disappears
     when closed. Close it in a ``finally`` block, so that an interrupted run leaves no bar open."""
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, initial=initial, desc=desc, leave=False)

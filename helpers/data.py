@@ -37,7 +37,7 @@ class Digits:
 def digits_data(n: int | None = None, *, seed: int, dtype=torch.float64, device=None) -> Digits:
     """``n`` random samples (all 1797 if ``None``) of the digits data set bundled with scikit-learn
     (no download). Pixels are standardised to mean 0 and variance 1 over the whole set."""
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits   # here: scikit-learn loads SciPy, which only this data set needs
 
     data = load_digits()
     total = len(data.target)

@@ -1,4 +1,4 @@
-"""Initialisations of the residual weights across depth (course-design section 2).
+"""Initialisations of the residual weights across depth (the paper's Sections 3 and 4.3; notebooks 02 and 04).
 
 * ``"tied"``   -- every layer the same matrix: ``W_k = W ~ N(0, 1)`` (the theory's initialisation);
 * ``"smooth"`` -- ``V_k = V(k/L)``, ``W_k = W(k/L)`` for a random smooth function of depth s in [0, 1]

@@ -14,7 +14,7 @@ from . import _validation as check_arg
 def layer_gaps(V: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     """``||V_{k+1} - V_k||_F + ||W_{k+1} - W_k||_F`` for k = 1..L-1, shape (L-1,).
 
-    The course's norm of ``Z_k = (V_k, W_k)`` is ``||Z_k|| = ||V_k||_F + ||W_k||_F`` (course-design section 2).
+    The course's norm of ``Z_k = (V_k, W_k)`` is ``||Z_k|| = ||V_k||_F + ||W_k||_F`` (the paper's Section 3, notebook 00).
     """
     check_arg.tensor("V", V, ndim=3)
     check_arg.tensor("W", W, ndim=3)

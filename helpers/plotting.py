@@ -5,7 +5,6 @@ may come as lists, NumPy arrays or tensors (also ones that require grad)."""
 from __future__ import annotations
 
 import matplotlib as mpl
-import matplotlib.pyplot as plt
 import numpy as np
 
 from . import _validation as check_arg
@@ -32,13 +31,17 @@ def depth_colors(depths) -> list:
     """One colour per depth, light (shallow) to dark (deep), on a log scale of L."""
     depths = np.asarray(list(depths), dtype=float)
     if depths.size == 1:
-        return [plt.get_cmap(DEPTH_CMAP)(0.5)]
+        return [mpl.colormaps[DEPTH_CMAP](0.5)]
     u = (np.log(depths) - np.log(depths.min())) / max(np.ptp(np.log(depths)), 1e-12)
-    return [plt.get_cmap(DEPTH_CMAP)(0.9 - 0.8 * v) for v in u]
+    return [mpl.colormaps[DEPTH_CMAP](0.9 - 0.8 * v) for v in u]
 
 
 def _axes(ax):
     if ax is None:
+        # pyplot here, not at the top: it picks a GUI backend and costs ~15 MB and ~0.2 s at
+        # `import helpers`, which the training benchmark's memory budget does not afford
+        import matplotlib.pyplot as plt
+
         _, ax = plt.subplots()
     return ax
 
@@ -162,7 +165,7 @@ def plot_across_depth(curves: dict, *, entry=None, first_layer: int = 1, eta: fl
         eta = check_arg.positive_float("eta", eta)
         times = np.array(keys, dtype=float) * eta
         norm = mpl.colors.Normalize(vmin=times.min(), vmax=max(times.max(), times.min() + 1e-12))
-        cmap = plt.get_cmap(TIME_CMAP)
+        cmap = mpl.colormaps[TIME_CMAP]
         for key, t in zip(keys, times):
             k, values = values_of[key]
             ax.plot(k / len(values) if against == "s" else k, values, linestyle, color=cmap(0.85 * norm(t)), lw=1.2)

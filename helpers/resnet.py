@@ -1,4 +1,4 @@
-"""The residual network of the course (course-design section 2; the paper's eq. (3)).
+"""The residual network of the course (the paper's eq. (3); notebooks 00 and 02).
 
 Two forms share one class:
 
@@ -176,9 +176,11 @@ def mse_loss(out: torch.Tensor, y: torch.Tensor, normalization: str) -> torch.Te
 
     ``normalization="n"``: the paper's ``(1/n) sum_i ||F(x_i) - y_i||^2``;
     ``normalization="nd"``: the reference scripts' mean over all ``n * d'`` entries (divides the effective
-    learning rate by d').
+    learning rate by d'). ``out`` and ``y``: tensors of one shape (n, d') (TypeError/ValueError otherwise).
     """
     check_arg.choice("normalization", normalization, LOSS_NORMALIZATIONS)
+    check_arg.tensor("out", out, finite=False)
+    check_arg.tensor("y", y, finite=False)
     if out.shape != y.shape:
         raise ValueError(f"y must have the output's shape {tuple(out.shape)}, got {tuple(y.shape)}")
     n = out.shape[0] if normalization == "n" else out.numel()
@@ -209,7 +211,7 @@ def make_resnet(L: int, q: int, m: int, *, kind: str, seed: int, V: str = "same"
 
     Weights from :func:`helpers.init_weights` (``kind`` = ``"tied"``, ``"smooth"`` or ``"iid"``; ``V`` =
     ``"same"`` or ``"zero"``; ``scaling`` = ``"1/L"`` or ``"1/sqrt(L)"``; ``seed``; ``n_modes``), in one of three
-    forms (course-design section 2):
+    forms (the paper's eq. (3) and its reference scripts; notebook 02):
 
     * ``"simple"`` -- the experiments' form ``h_{k+1} = h_k + (1/L) V_{k+1} sigma(W_{k+1} h_k)``, A = B = I
       (the reference scripts of Fig. 1-3; notebooks 00, 03-05);

@@ -136,11 +136,11 @@ def train(net: ResNet, x: torch.Tensor, y: torch.Tensor, *, steps: int, eta: flo
     train_AB = has_AB if train_AB is None else bool(train_AB)
     if train_AB and not has_AB:
         raise ValueError("train_AB=True but the network has no maps A, B (simplified form, A = B = I)")
-    if threads == "auto":
-        threads = auto_threads(net, x.shape[0])
 
     net = net.clone()
     ws = AdjointWorkspace(net, x, y, normalization)   # validates x, y and the normalisation
+    if threads == "auto":
+        threads = auto_threads(net, x.shape[0])
     step_Z = eta * net.L if L_factor else eta
 
     losses = np.empty(steps + 1)

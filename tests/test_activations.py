@@ -1,10 +1,11 @@
 import pytest
+from helpers.activations import ACTIVATIONS
 import torch
 
 import helpers as H
 
 
-@pytest.mark.parametrize("name", sorted(H.ACTIVATIONS))
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_derivatives_match_autograd(name):
     act = H.get_activation(name)
     x = torch.linspace(-3, 3, 101, dtype=torch.float64).requires_grad_(True)

@@ -73,3 +73,16 @@ def test_bad_target_shape_and_normalization():
         H.loss_and_gradients(net, x, y[:, :2], "n")
     with pytest.raises(ValueError, match="normalization"):
         H.loss_and_gradients(net, x, y, "mean")
+
+
+def test_forward_backward_states_record():
+    net = H.make_resnet(6, 4, 5, kind="smooth", seed=0, activation="tanh")
+    x, y = H.gaussian_data(7, 4, seed=1)
+    st = H.forward_backward_states(net, x, y, "n")
+    assert st.L == 6 and st.H.shape == st.P.shape == (7, 7, 4)
+    out, states = net(x, return_states=True)
+    assert torch.allclose(st.H, states) and st.loss == pytest.approx(float(net.loss(x, y, "n")))
+    loss, g = H.loss_and_gradients(net, x, y, "n")
+    assert torch.allclose(st.grads.V, g.V) and torch.allclose(st.P[-1], 2 * (out - y) / 7)
+    with pytest.raises(TypeError, match="net"):
+        H.forward_backward_states("net", x, y, "n")

@@ -40,3 +40,8 @@ def test_fixed_decimals_for_values_near_zero(capsys):
 def test_negative_zero_prints_as_zero(capsys):
     H.check("slope", -0.004, target=0, tol=0.15, decimals=1)
     assert capsys.readouterr().out.startswith("✔ slope: 0.0 (expected")
+
+
+def test_contradictory_bounds_are_a_bad_call_not_a_failed_claim():
+    with pytest.raises(ValueError, match="lower"):
+        H.check("a value in an empty interval", 0.5, lower=1.0, upper=0.0)

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 import helpers as H
+from helpers.config import get_device
 from helpers import config
 
 
@@ -33,4 +34,34 @@ def test_setup_fixes_seed_and_reports(capsys):
     assert torch.equal(a, torch.rand(1))
     assert s.scale == "paper" and H.get_scale() == "paper"           # explicit scale sticks
     assert "scale 'paper'" in capsys.readouterr().out
-    assert H.get_device().type in ("cpu", "cuda")
+    assert get_device().type == "cpu"
+
+
+def test_the_course_runs_on_the_cpu_and_refuses_a_missing_gpu(monkeypatch):
+    assert get_device().type == "cpu" and H.setup(0, verbose=False).device.type == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="device"):
+        H.setup(0, device="cuda", verbose=False)
+    with pytest.raises(ValueError, match="device"):
+        get_device("tpu")
+
+
+def test_progress_bars_off_with_course_progress_0(monkeypatch):
+    monkeypatch.setenv("COURSE_PROGRESS", "0")
+    assert not config.progress_allowed(None) and not config.progress_allowed(True)
+    monkeypatch.setenv("COURSE_PROGRESS", "1")
+    assert config.progress_allowed(None) and not config.progress_allowed(False)
+
+
+def test_num_threads_restores_the_setting_and_validates():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with H.num_threads(1):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(ValueError, match="num_threads must be an integer >= 1, got 0"):
+            with H.num_threads(0):
+                pass
+    finally:
+        torch.set_num_threads(before)

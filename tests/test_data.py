@@ -20,3 +20,10 @@ def test_digits_ship_with_scikit_learn():
     assert abs(float(H.digits_data(seed=0).x.mean())) < 1e-6
     with pytest.raises(ValueError, match="n must be <= 1797"):
         H.digits_data(5000, seed=0)
+
+
+def test_integer_dtype_is_refused():
+    with pytest.raises(TypeError, match="dtype"):
+        H.gaussian_data(4, 2, seed=0, dtype=torch.int64)
+    with pytest.raises(TypeError, match="dtype"):
+        H.digits_data(4, seed=0, dtype=torch.int32)

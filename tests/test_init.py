@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import helpers as H
+from helpers.init import smooth_function
 
 
 def test_tied_weights_are_equal_across_layers():
@@ -31,7 +32,7 @@ def test_smooth_weights_discretize_one_function_of_depth():
 
 
 def test_smooth_entries_have_unit_variance_on_average():
-    V = H.smooth_function((60, 60), seed=0)(torch.linspace(0, 1, 50))
+    V = smooth_function((60, 60), seed=0)(torch.linspace(0, 1, 50))
     assert abs(float(V.var()) - 1) < 0.15
 
 
@@ -54,3 +55,10 @@ def test_iid_scalings():
 def test_bad_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         H.init_weights(**kwargs)
+
+
+def test_sqrt_L_scaling_multiplies_V_for_every_kind():
+    for kind in ("tied", "smooth", "iid"):
+        V1, W1 = H.init_weights(16, 3, 2, kind=kind, seed=1)
+        V2, W2 = H.init_weights(16, 3, 2, kind=kind, seed=1, scaling="1/sqrt(L)")
+        assert torch.allclose(V2, 4.0 * V1) and torch.equal(W1, W2)

@@ -4,6 +4,8 @@ import pytest
 import torch
 
 import helpers as H
+from helpers.ode import subsample_table
+from helpers.resnet import theory_input_output_maps
 
 F64 = torch.float64
 
@@ -50,7 +52,7 @@ def test_resnet_with_iid_weights_does_not_converge_at_rate_one_over_L():
     with torch.no_grad():
         reference = H.NeuralODE((V, W), activation="tanh").solve(x, method="euler", n_steps=L_ref)
     depths = [8, 16, 32, 64, 128]
-    errors = [float((H.ResNet.simple(*H.subsample_table(V, W, L), "tanh")(x) - reference).norm())
+    errors = [float((H.ResNet.simple(*subsample_table(V, W, L), "tanh")(x) - reference).norm())
               for L in depths]
     assert H.fit_loglog_slope(depths, errors).slope > -0.8
 
@@ -82,7 +84,7 @@ def test_adjoint_gradients_equal_backprop_through_the_solver():
 
 def test_paper_form_ode_and_bad_arguments():
     d, q, m = 2, 4, 3
-    A, B = H.theory_input_output_maps(d, d, q)
+    A, B = theory_input_output_maps(d, d, q)
     V, W = H.init_weights(32, q, m, kind="smooth", seed=0)
     net = H.ResNet.paper(V, W, A, B, "tanh")
     x, _ = H.gaussian_data(4, d, seed=0)
@@ -95,4 +97,46 @@ def test_paper_form_ode_and_bad_arguments():
     with pytest.raises(TypeError, match="weights must be"):
         H.NeuralODE("tanh")
     with pytest.raises(ValueError, match="L must divide"):
-        H.subsample_table(V, W, 5)
+        subsample_table(V, W, 5)
+
+
+def test_solvers_check_what_f_returns():
+    # an (n, 1) field for an (n,) state would broadcast to (n, n) and grow until memory runs out
+    for solver in (H.euler, H.rk4):
+        with pytest.raises(ValueError, match="f"):
+            solver(lambda s, y: y[:, None], torch.ones(5), n_steps=3)
+        with pytest.raises(ValueError, match="dtype"):
+            solver(lambda s, y: y.float(), torch.ones(5, dtype=torch.float64), n_steps=3)
+        with pytest.raises(TypeError, match="y0"):
+            solver(lambda s, y: y, [1.0, 2.0], n_steps=3)
+
+
+def test_neural_ode_solve_names_dtype_and_width():
+    net = H.make_resnet(4, 3, 2, kind="iid", seed=0)
+    ode = H.NeuralODE(net)
+    x, _ = H.gaussian_data(5, 3, seed=0)
+    with pytest.raises(TypeError, match="x"):
+        ode.solve(x.float())
+    with pytest.raises(ValueError, match="x"):
+        ode.solve(x[:, :2], method="rk4", n_steps=4)
+    assert ode.device.type == "cpu" and ode.dtype == torch.float64
+
+
+def test_table_solve_runs_on_one_thread_for_small_layers():
+    net = H.make_resnet(16, 3, 2, kind="iid", seed=0, activation="tanh")
+    x, _ = H.gaussian_data(5, 3, seed=0)
+    seen = []
+    ode = H.NeuralODE(net)
+    original = ode.forward
+
+    def spy(s, h):
+        seen.append(torch.get_num_threads())
+        return original(s, h)
+
+    ode.forward = spy
+    with torch.no_grad():
+        out = ode.solve(x)
+    assert set(seen) == {1}
+    with torch.no_grad():
+        tight = ode.solve(x, rtol=1e-11, atol=1e-13)
+    assert torch.allclose(out, tight, atol=1e-6)

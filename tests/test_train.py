@@ -3,6 +3,10 @@ import pytest
 import torch
 
 import helpers as H
+import importlib
+
+train_module = importlib.import_module("helpers.train")   # (helpers.train is the function)
+from helpers.resnet import theory_input_output_maps
 
 
 def _fig1_net(L, dtype=torch.float64, d=4, m=6):
@@ -38,7 +42,7 @@ def test_one_step_is_eta_L_times_the_gradient():
 
 def test_A_and_B_get_no_factor_L():
     d, q, L = 2, 4, 5
-    A, B = H.theory_input_output_maps(d, d, q)
+    A, B = theory_input_output_maps(d, d, q)
     V, W = H.init_weights(L, q, 3, kind="smooth", seed=0)
     net = H.ResNet.paper(V, W, A, B, "tanh")
     x, y = H.gaussian_data(6, d, seed=0)
@@ -104,7 +108,8 @@ def test_nan_in_data_is_rejected():
         H.train(_fig1_net(3), x, y, steps=3, eta=0.1, normalization="n")
 
 
-def test_progress_bar_can_be_forced_and_silenced(capsys):
+def test_progress_bar_can_be_forced_and_silenced(capsys, monkeypatch):
+    monkeypatch.setenv("COURSE_PROGRESS", "1")
     x, y = H.gaussian_data(5, 4, seed=0)
     H.train(_fig1_net(3), x, y, steps=3, eta=0.1, normalization="n", progress=True)
     assert "training L=3" in capsys.readouterr().err
@@ -127,16 +132,41 @@ def test_freeze_and_snapshot_layers():
         H.train(net, x, y, steps=1, eta=0.1, normalization="n", freeze=("A",))
 
 
-def test_num_threads_restores_the_setting_and_validates():
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        with H.num_threads(1):
-            assert torch.get_num_threads() == 1
-        assert torch.get_num_threads() == 2
-        with pytest.raises(ValueError, match="num_threads must be an integer >= 1, got 0"):
-            with H.num_threads(0):
-                pass
-    finally:
-        torch.set_num_threads(before)
+def test_an_interrupted_run_closes_its_progress_bar(monkeypatch):
+    # the kernel's stop button raises KeyboardInterrupt inside the loop: the bar must be closed anyway,
+    # else every later bar in that kernel prints one line per update
+    monkeypatch.setenv("COURSE_PROGRESS", "1")
+    bars = []
+
+    class FakeBar:
+        closed = False
+
+        def update(self, k):
+            pass
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(train_module, "progress_bar", lambda *a, **k: bars.append(FakeBar()) or bars[-1])
+    calls = {"n": 0}
+    backward = train_module.AdjointWorkspace.backward
+
+    def interrupted(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return backward(self, *args, **kwargs)
+
+    monkeypatch.setattr(train_module.AdjointWorkspace, "backward", interrupted)
+    x, y = H.gaussian_data(5, 4, seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        H.train(_fig1_net(3), x, y, steps=10, eta=0.1, normalization="n", progress=True)
+    assert len(bars) == 1 and bars[0].closed
+
+
+def test_train_names_list_inputs():
+    x, y = H.gaussian_data(5, 4, seed=0)
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        H.train(_fig1_net(3), x.tolist(), y, steps=1, eta=0.1, normalization="n")
+    with pytest.raises(TypeError, match="net"):
+        H.train("net", x, y, steps=1, eta=0.1, normalization="n")
