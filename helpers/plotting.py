@@ -168,7 +168,8 @@ def plot_across_depth(curves: dict, *, entry=None, first_layer: int = 1, eta: fl
         cmap = mpl.colormaps[TIME_CMAP]
         for key, t in zip(keys, times):
             k, values = values_of[key]
-            ax.plot(k / len(values) if against == "s" else k, values, linestyle, color=cmap(0.85 * norm(t)), lw=1.2)
+            L = len(values) + k[0] - 1                  # layers k[0]..L
+            ax.plot(k / L if against == "s" else k, values, linestyle, color=cmap(0.85 * norm(t)), lw=1.2)
         sm = mpl.cm.ScalarMappable(norm=norm, cmap=mpl.colors.ListedColormap(cmap(np.linspace(0, 0.85, 256))))
         ax.figure.colorbar(sm, ax=ax, label="training time $t$")
     ax.set_xlabel("depth $s = k/L$" if against == "s" else "layer $k$")

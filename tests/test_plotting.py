@@ -31,6 +31,8 @@ def test_plot_across_depth_states_and_grad_tensors():
     h = torch.randn(5, requires_grad=True)
     ax = H.plot_across_depth({4: h * 2}, first_layer=0)
     assert np.allclose(ax.lines[0].get_xdata(), [0, 0.25, 0.5, 0.75, 1.0])
+    ax = H.plot_across_depth({0: torch.randn(5), 3: torch.randn(5)}, first_layer=0, eta=0.1)
+    assert np.allclose(ax.lines[1].get_xdata(), [0, 0.25, 0.5, 0.75, 1.0])    # states over training time
     with pytest.raises(ValueError, match="first_layer"):
         H.plot_across_depth({4: torch.randn(5)})          # 5 values for layers 1..4
     with pytest.raises(ValueError, match="against"):
