@@ -138,7 +138,10 @@ class ResNet:
 
     # -- forward pass -----------------------------------------------------------------------------
     def check_input(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
+        """``x`` (n, d) with n >= 1, the network's dtype and device; else TypeError/ValueError naming ``name``."""
         check_arg.tensor(name, x, shape=(None, self.d))
+        if x.shape[0] == 0:
+            raise ValueError(f"{name} must hold at least one sample, got shape {tuple(x.shape)}")
         if x.dtype != self.dtype:
             raise TypeError(f"{name} has dtype {x.dtype} but the network's weights are {self.dtype}; "
                             f"convert one of them, e.g. {name}.to({self.dtype})")

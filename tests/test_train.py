@@ -170,3 +170,9 @@ def test_train_names_list_inputs():
         H.train(_fig1_net(3), x.tolist(), y, steps=1, eta=0.1, normalization="n")
     with pytest.raises(TypeError, match="net"):
         H.train("net", x, y, steps=1, eta=0.1, normalization="n")
+
+
+def test_empty_data_is_refused():
+    x, y = H.gaussian_data(5, 4, seed=0)
+    with pytest.raises(ValueError, match="x must hold at least one sample"):
+        H.train(_fig1_net(3), x[:0], y[:0], steps=1, eta=0.1, normalization="n")
