@@ -157,8 +157,8 @@ def autograd_gradients(net: ResNet, x: torch.Tensor, y: torch.Tensor, normalizat
               for k in ("V", "W", "A", "B") if getattr(net, k) is not None}
     twin = ResNet(activation=net.activation, normalized=net.normalized,
                   **{k: params.get(k) for k in ("V", "W", "A", "B")})
-    with num_threads(auto_threads(net, x.shape[0])):     # tiny per-layer products: one thread is fastest
-        loss = twin.loss(x, y, normalization)
+    loss = twin.loss(x, y, normalization)                # forward on the engine's thread rule
+    with num_threads(auto_threads(net, x.shape[0])):     # and so the backward pass
         grads = torch.autograd.grad(loss, list(params.values()))
     named = dict(zip(params, grads))
     return float(loss.detach()), Gradients(named["V"], named["W"], named.get("A"), named.get("B"))

@@ -20,6 +20,7 @@ import torch
 
 from . import _validation as check_arg
 from .activations import Activation, get_activation
+from .config import auto_threads, num_threads
 from .init import init_weights
 
 LOSS_NORMALIZATIONS = ("n", "nd")
@@ -154,9 +155,14 @@ class ResNet:
         ``h_0..h_L`` stacked as ``(L+1, n, q)``.
 
         Plain torch operations: autograd differentiates through this (it is the reference the
-        hand-written adjoint of :mod:`helpers.adjoint` is tested against).
+        hand-written adjoint of :mod:`helpers.adjoint` is tested against). Runs on the engine's thread
+        rule (:func:`helpers.auto_threads`).
         """
         self.check_input(x)
+        with num_threads(auto_threads(self, x.shape[0])):   # tiny per-layer products: one thread is fastest
+            return self._forward(x, return_states)
+
+    def _forward(self, x, return_states):
         sigma, c, cw = self.sigma, self.residual_scale, self.inner_scale
         h = x if self.A is None else x @ self.A.T
         states = [h]
