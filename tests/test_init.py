@@ -49,7 +49,7 @@ def test_iid_scalings():
     (dict(L=4.5, q=3, m=2, kind="iid", seed=0), TypeError, "L must be an integer"),
     (dict(L=4, q=3, m=2, kind="random", seed=0), ValueError, "kind must be one of"),
     (dict(L=4, q=3, m=2, kind="iid", V="small", seed=0), ValueError, "V must be one of"),
-    (dict(L=4, q=3, m=2, kind="smooth", scaling="1/sqrt(L)", seed=0), ValueError, "meant for kind='iid'"),
+    (dict(L=4, q=3, m=2, kind="iid", seed=0, dtype=torch.int64), TypeError, "dtype"),
     (dict(L=4, q=3, m=2, kind="iid", seed=-1), ValueError, "seed must be an integer >= 0"),
 ])
 def test_bad_arguments(kwargs, exc, match):

@@ -437,7 +437,8 @@ def plot_gradient_costs(result: GradientComparison, *, ax=None):
     """
     if not isinstance(result, GradientComparison):
         raise TypeError(f"result must be a GradientComparison, got {type(result).__name__}")
-    if ax is None:
+    own_figure = ax is None
+    if own_figure:
         _, ax = plt.subplots(1, 3, figsize=(14, 4.0))
     axes = list(np.ravel(ax))
     if len(axes) != 3:
@@ -457,5 +458,6 @@ def plot_gradient_costs(result: GradientComparison, *, ax=None):
     axes[2].set_title("Gap between the two gradients")
     for a in axes:
         a.set_xlabel("number of Euler steps $N$")
-    axes[0].figure.tight_layout()
+    if own_figure:                # a caller's figure keeps the caller's layout
+        axes[0].figure.tight_layout()
     return np.array(axes)
