@@ -147,8 +147,9 @@ def loss_and_gradients(net: ResNet, x: torch.Tensor, y: torch.Tensor, normalizat
     True
     """
     ws = AdjointWorkspace(net, x, y, normalization)
-    loss = ws.forward()
-    return loss, ws.backward()
+    with torch.no_grad(), num_threads(auto_threads(net, x.shape[0])):   # the engine's thread rule
+        loss = ws.forward()
+        return loss, ws.backward()
 
 
 def autograd_gradients(net: ResNet, x: torch.Tensor, y: torch.Tensor, normalization: str):
