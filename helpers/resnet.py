@@ -79,7 +79,7 @@ class ResNet:
         """The paper's form, eq. (3): input map A, output map B, factors 1/(L sqrt(m)) and 1/sqrt(q)."""
         if A is None or B is None:
             raise ValueError("the paper's form needs both maps A (q, d) and B (d', q); "
-                             "use ResNet.simple for A = B = I, or helpers.theory_input_output_maps(d, d_out, q)")
+                             "use ResNet.simple for A = B = I, or helpers.make_resnet(..., form='paper', d=..., d_out=...)")
         return cls(V, W, activation=activation, A=A, B=B, normalized=True)
 
     # -- sizes ------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ class TrainRecord:
     pl_ratio: np.ndarray | None       # (steps,) or None
     snapshots: dict = field(default_factory=dict)   # step -> {"V": ..., "W": ..., "A": ..., "B": ...}
     wall_time: float = 0.0            # seconds
+    train_AB: bool = False            # whether A and B were trained (no factor L on them)
 
     @property
     def steps(self) -> int:
@@ -211,4 +212,4 @@ def train(net: ResNet, x: torch.Tensor, y: torch.Tensor, *, steps: int, eta: flo
     gaps = gaps.numpy()
     return TrainRecord(net=net, eta=eta, L_factor=L_factor, losses=losses, max_gap=gaps[:, 0].copy(),
                        sum_sq_gap_V=gaps[:, 1].copy(), sum_sq_gap_W=gaps[:, 2].copy(), pl_ratio=pl,
-                       snapshots=snapshots, wall_time=time.perf_counter() - start)
+                       snapshots=snapshots, wall_time=time.perf_counter() - start, train_AB=train_AB)
