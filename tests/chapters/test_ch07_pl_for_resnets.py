@@ -1,0 +1,343 @@
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from scipy import integrate
+
+import helpers as H
+from helpers.chapters import ch07_pl_for_resnets as ch
+
+N, D, D_OUT, L = 12, 4, 2, 4
+Q = D + D_OUT
+
+
+def paper_net(m, L=L, seed=0, **kw):
+    """The network of notebook 07: the paper's form at the theory's initialisation, tanh."""
+    return H.make_resnet(L, Q, m, kind="tied", V="zero", activation="tanh", form="paper", d=D, d_out=D_OUT,
+                         seed=seed, **kw)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return ch.sphere_data(N, D, D_OUT, q=Q, target_scale=1e-6, seed=0)
+
+
+# -- data ---------------------------------------------------------------------------------------------------
+def test_sphere_data_puts_inputs_on_the_sphere_of_radius_sqrt_q():
+    x, y = ch.sphere_data(50, 3, 2, q=7, target_scale=0.5, seed=1)
+    assert x.shape == (50, 3) and y.shape == (50, 2) and x.dtype == torch.float64
+    assert torch.allclose(x.norm(dim=1), torch.full((50,), math.sqrt(7.0), dtype=torch.float64))
+    assert 0.3 < float(y.std()) < 0.7
+    x2, _ = ch.sphere_data(50, 3, 2, q=7, target_scale=0.5, seed=1)
+    assert torch.equal(x, x2)
+
+
+@pytest.mark.parametrize("kw, error, match", [
+    (dict(q=5), ValueError, "q must be >= d \\+ d_out"),
+    (dict(target_scale=0.0), ValueError, "target_scale"),
+    (dict(n=0), ValueError, "n must"),
+    (dict(seed=-1), ValueError, "seed"),
+    (dict(dtype=torch.int64), TypeError, "dtype"),
+])
+def test_sphere_data_refuses_bad_arguments(kw, error, match):
+    args = dict(n=8, d=4, d_out=2, q=6, target_scale=1.0, seed=0) | kw
+    with pytest.raises(error, match=match):
+        ch.sphere_data(args.pop("n"), args.pop("d"), args.pop("d_out"), **args)
+
+
+# -- Hermite coefficients --------------------------------------------------------------------------------------
+def _eta_by_quad(f, r):
+    """eta_r(f) by adaptive quadrature (scipy), with He_r from its three-term recurrence: independent of numpy's."""
+    def he(z):
+        a, b = 1.0, z
+        if r == 0:
+            return a
+        for k in range(1, r):
+            a, b = b, z * b - k * a
+        return b
+    val, _ = integrate.quad(lambda z: f(z) * he(z) * math.exp(-z * z / 2), -40, 40, limit=200)
+    return val / math.sqrt(2 * math.pi) / math.sqrt(math.factorial(r))
+
+
+def test_hermite_coefficients_match_adaptive_quadrature_and_closed_forms():
+    tanh = ch.hermite_coefficients("tanh", r_max=7)
+    for r in range(8):
+        assert abs(tanh.coefficients[r] - _eta_by_quad(math.tanh, r)) < 1e-9
+    gelu = ch.hermite_coefficients("gelu", r_max=4).coefficients
+    assert abs(gelu[0] - 1 / (2 * math.sqrt(math.pi))) < 1e-12          # E[Z Phi(Z)] = E[phi(Z)]
+    assert abs(gelu[1] - 0.5) < 1e-12
+    assert abs(gelu[2] - 3 / (4 * math.sqrt(2 * math.pi))) < 1e-12
+    assert abs(gelu[3]) < 1e-12
+    ident = ch.hermite_coefficients("identity", r_max=5)
+    assert np.allclose(ident.coefficients, [0, 1, 0, 0, 0, 0], atol=1e-12) and abs(ident.second_moment - 1) < 1e-12
+    assert abs(tanh.second_moment - integrate.quad(lambda z: math.tanh(z) ** 2 * math.exp(-z * z / 2), -40, 40)[0]
+               / math.sqrt(2 * math.pi)) < 1e-10
+
+
+def test_first_nonzero_order():
+    assert ch.hermite_coefficients("tanh").first_nonzero(2) == 3
+    assert ch.hermite_coefficients("gelu").first_nonzero(2) == 2
+    assert ch.hermite_coefficients("tanh").first_nonzero(0) == 1
+    with pytest.raises(ValueError, match="no Hermite coefficient of order >= 2"):
+        ch.hermite_coefficients("identity").first_nonzero(2)
+
+
+@pytest.mark.parametrize("kw, error, match", [
+    (dict(activation="sigmoid"), ValueError, "activation"),
+    (dict(r_max=-1), ValueError, "r_max"),
+    (dict(r_max=10, n_nodes=5), ValueError, "n_nodes"),
+    (dict(r_max=2.5), TypeError, "r_max"),
+])
+def test_hermite_coefficients_refuse_bad_arguments(kw, error, match):
+    args = dict(activation="tanh") | kw
+    with pytest.raises(error, match=match):
+        ch.hermite_coefficients(args.pop("activation"), **args)
+
+
+def test_prop5_constants_follow_the_appendix_formulas():
+    e, K = 0.148, 1.0
+    c = ch.prop5_constants(-e, K_sigma=K)                 # the sign of eta_r does not matter
+    assert math.isclose(c["c1"], 1024 * math.exp(4 * math.sqrt(2)) / e**2)
+    assert math.isclose(c["c2"], 128 * math.exp(2 * math.sqrt(2)) / e)
+    assert math.isclose(c["c3"], e / (32 * math.sqrt(2)))
+    assert math.isclose(c["c4"], e**3 / (2**14 * math.exp(6 * math.sqrt(2))))
+    # c4 = C3^2 eta^3 / (2 C2) with C3 = e^{-2 sqrt2 K}/8, C2 = 128 K^2 e^{2 sqrt2 K} (the proof's last line)
+    C3, C2 = math.exp(-2 * math.sqrt(2)) / 8, 128 * math.exp(2 * math.sqrt(2))
+    assert math.isclose(c["c4"], C3**2 * e**3 / (2 * C2))
+    assert ch.prop5_constants(100.0)["c3"] == 0.5 and ch.prop5_constants(1e3)["c1"] == 1.0
+
+
+@pytest.mark.parametrize("kw, match", [(dict(eta_r=0.0), "eta_r"), (dict(eta_r=float("nan")), "eta_r"),
+                                       (dict(eta_r="0.1"), "eta_r"), (dict(K_sigma=-1.0), "K_sigma")])
+def test_prop5_constants_refuse_bad_arguments(kw, match):
+    args = dict(eta_r=0.1) | kw
+    with pytest.raises(ValueError, match=match):
+        ch.prop5_constants(**args)
+
+
+# -- the feature matrix ----------------------------------------------------------------------------------------
+def test_feature_matrix_is_sigma_of_the_first_preactivations(data):
+    x, _ = data
+    net = paper_net(7)
+    phi = ch.feature_matrix(net, x)
+    assert phi.shape == (N, 7)
+    assert torch.allclose(phi, torch.tanh(x @ net.W[0, :, :D].T / math.sqrt(Q)))     # A = (I; 0)
+
+
+def test_v_gradient_at_init_is_backward_state_times_features(data):
+    """Step 2 of the proof: dl/dV_k = -(2/(n L sqrt m)) B^T Y^T Phi for every k (autograd reference)."""
+    x, y = data
+    m = 9
+    net = paper_net(m)
+    _, g = H.autograd_gradients(net, x, y, "n")
+    expected = -2 / (N * L * math.sqrt(m)) * net.B.T @ y.T @ ch.feature_matrix(net, x)
+    for k in range(L):
+        assert torch.allclose(g.V[k], expected, rtol=1e-10, atol=1e-22)
+    assert float(g.W.abs().max()) == 0.0
+
+
+def test_min_eigenvalues_are_zero_below_m_equal_n_and_match_eigvalsh(data):
+    x, _ = data
+    lam = ch.min_eigenvalues(x, [N // 2, N, 4 * N], q=Q, d_out=D_OUT, seed=3)
+    assert abs(lam[0]) < 1e-12 and lam[1] > 1e-10 and lam[2] > lam[1]
+    phi = ch.feature_matrix(H.make_resnet(1, Q, 4 * N, kind="tied", V="zero", seed=3, activation="tanh",
+                                          form="paper", d=D, d_out=D_OUT), x)
+    assert math.isclose(lam[2], float(torch.linalg.eigvalsh(phi @ phi.T)[0]), rel_tol=1e-12)
+    ident = ch.min_eigenvalues(torch.cat([x, x]), [8 * N], q=Q, d_out=D_OUT, activation="identity")
+    assert abs(ident[0]) < 1e-10                         # rank <= d < 2N
+
+
+def test_min_eigenvalues_refuse_a_bare_width(data):
+    with pytest.raises(TypeError, match="m_values"):
+        ch.min_eigenvalues(data[0], 8, q=Q, d_out=D_OUT)
+
+
+def test_hermite_kernel_is_the_expectation_of_the_feature_gram_matrix():
+    """(7.7): E_W[Phi Phi^T / m] = sum_r eta_r^2 G^{o r}, checked by Monte Carlo over many units."""
+    x, _ = ch.sphere_data(6, 3, 1, q=4, target_scale=1.0, seed=2)
+    coef = ch.hermite_coefficients("tanh", r_max=30).coefficients
+    K = ch.hermite_kernel(x, coef)
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(200_000, 3, generator=gen, dtype=torch.float64)
+    phi = torch.tanh((x / x.norm(dim=1, keepdim=True)) @ w.T)
+    assert float((phi @ phi.T / w.shape[0] - K).abs().max()) < 0.01
+    assert torch.allclose(torch.diagonal(K), torch.full((6,), float((coef**2).sum()), dtype=torch.float64))
+
+
+def test_hermite_kernel_refuses_empty_coefficients(data):
+    with pytest.raises(ValueError, match="coefficients"):
+        ch.hermite_kernel(data[0], [])
+
+
+# -- the PL ratio at the initialisation ------------------------------------------------------------------------------
+@pytest.mark.parametrize("train_AB", [False, True])
+def test_init_kernel_gives_the_engines_pl_ratio(data, train_AB):
+    x, y = data
+    net = paper_net(2 * N)
+    K = ch.init_kernel(net, x, train_AB=train_AB)
+    assert math.isclose(ch.kernel_pl_ratio(K, -y), ch.pl_ratio(net, x, y, include_AB=train_AB), rel_tol=1e-9)
+    eig = torch.linalg.eigvalsh(K)
+    assert 4 / N * eig[0] <= ch.kernel_pl_ratio(K, -y) <= 4 / N * eig[-1]
+
+
+def test_init_kernel_refuses_trained_or_simple_networks(data):
+    x, y = data
+    net = paper_net(8)
+    rec = H.train(net, x, y, steps=2, eta=1.0, normalization="n", train_AB=False)
+    with pytest.raises(ValueError, match="initialisation"):
+        ch.init_kernel(rec.net, x)
+    with pytest.raises(ValueError, match="paper's form"):
+        ch.init_kernel(H.make_resnet(2, D, 8, kind="tied", V="zero", seed=0), x)
+    with pytest.raises(TypeError, match="net"):
+        ch.init_kernel("net", x)
+    with pytest.raises(ValueError, match="residual"):
+        ch.kernel_pl_ratio(ch.init_kernel(net, x), y[:3])
+
+
+def test_pl_ratio_matches_autograd_away_from_the_initialisation(data):
+    x, y = data
+    net = paper_net(8)
+    net = H.train(net, x, y * 1e5, steps=5, eta=0.05, normalization="n").net     # A, B, V, W all moved
+    loss, g = H.autograd_gradients(net, x, y, "n")
+    zpart = net.L * float(g.V.pow(2).sum() + g.W.pow(2).sum())
+    assert math.isclose(ch.pl_ratio(net, x, y), zpart / loss, rel_tol=1e-9)
+    full = zpart + float(g.A.pow(2).sum() + g.B.pow(2).sum())
+    assert math.isclose(ch.pl_ratio(net, x, y, include_AB=True), full / loss, rel_tol=1e-9)
+
+
+def test_lazy_plateau_is_the_least_squares_residual(data):
+    x, y = data
+    for m in (N // 3, N // 2):
+        net = paper_net(m)
+        phi = ch.feature_matrix(net, x)
+        fit = phi @ torch.linalg.lstsq(phi, y).solution
+        expected = float((y - fit).pow(2).sum() / y.pow(2).sum())
+        assert math.isclose(ch.lazy_plateau(ch.init_kernel(net, x), y), expected, rel_tol=1e-8)
+    assert ch.lazy_plateau(ch.init_kernel(paper_net(3 * N), x), y) == 0.0
+    with pytest.raises(ValueError, match="rel_tol"):
+        ch.lazy_plateau(ch.init_kernel(paper_net(3 * N), x), y, rel_tol=0)
+
+
+# -- runs -----------------------------------------------------------------------------------------------------------------
+def test_late_rate_of_an_exponential():
+    t = np.linspace(0, 10, 101)
+    assert math.isclose(ch.late_rate(t, 3 * np.exp(-0.3 * t)), 0.3, rel_tol=1e-9)
+    with pytest.raises(ValueError, match="t and losses"):
+        ch.late_rate(t, t[:-1] + 1)
+    with pytest.raises(ValueError, match="start_fraction"):
+        ch.late_rate(t, np.exp(-t), start_fraction=1.5)
+    with pytest.raises(ValueError, match="positive"):
+        ch.late_rate(t, -np.exp(-t))
+
+
+def test_pl_picture_is_the_notebooks_loop(data):
+    x, y = data
+    steps = 40
+    pic = ch.pl_picture(0.5, x, y, L=L, steps=steps, eta=1.0, seed=0)
+    net0 = paper_net(N // 2)
+    rec = H.train(net0, x, y, steps=steps, eta=1.0, normalization="n", train_AB=False, record_pl=True,
+                  snapshot_steps=range(0, steps + 1, steps // 10))
+    loop = ch.summarize_run(rec, net0, x, y)
+    assert pic.m == N // 2 and pic.n == N and pic.m_over_n == 0.5
+    assert np.array_equal(pic.loss_ratio, loop.loss_ratio) and np.array_equal(pic.pl, loop.pl)
+    assert (pic.plateau, pic.mu_init, pic.excursion) == (loop.plateau, loop.mu_init, loop.excursion)
+    assert pic.plateau > 0 and pic.mu_init == 0.0
+    assert np.array_equal(pic.t, np.arange(steps + 1) * 1.0)
+    # the rate is the ratio (7.5): log l(i+1) - log l(i) ~ -eta R(i) for a small step (here eta R < 0.05)
+    dlog = np.diff(np.log(pic.loss_ratio))
+    assert np.allclose(dlog[-10:], -1.0 * pic.pl[-10:], rtol=0.05)
+    # distance travelled: max over snapshots of max_k ||dV_k|| + ||dW_k||
+    far = max(float((torch.linalg.vector_norm(s["V"] - net0.V, dim=(1, 2))
+                     + torch.linalg.vector_norm(s["W"] - net0.W, dim=(1, 2))).max()) for s in rec.snapshots.values())
+    assert pic.excursion == far > 0
+
+
+def test_summarize_run_knows_when_A_and_B_were_trained(data):
+    x, y = data
+    net0 = paper_net(2 * N)
+    rec = H.train(net0, x, y, steps=4, eta=0.05, normalization="n", train_AB=True, record_pl=True)
+    pic = ch.summarize_run(rec, net0, x, y)
+    eig = torch.linalg.eigvalsh(ch.init_kernel(net0, x, train_AB=True))
+    assert math.isclose(pic.mu_init, 4 / N * float(eig[0]), rel_tol=1e-12)
+    assert math.isclose(pic.pl[0], ch.kernel_pl_ratio(ch.init_kernel(net0, x, train_AB=True), -y), rel_tol=1e-9)
+
+
+def test_summarize_run_refuses_records_without_ratio(data):
+    x, y = data
+    net0 = paper_net(8)
+    rec = H.train(net0, x, y, steps=4, eta=1.0, normalization="n", train_AB=False)
+    with pytest.raises(ValueError, match="record_pl"):
+        ch.summarize_run(rec, net0, x, y)
+    with pytest.raises(TypeError, match="record"):
+        ch.summarize_run({"losses": []}, net0, x, y)
+    with pytest.raises(ValueError, match="m_over_n"):
+        ch.pl_picture(0.0, x, y)
+
+
+# -- the ball ------------------------------------------------------------------------------------------------------------
+def test_ball_estimate_stays_in_the_ball_and_finds_the_kernels_worst_case(data):
+    x, y = data
+    M = 1e-4
+    wide, narrow = paper_net(3 * N), paper_net(N // 2)
+    est = ch.ball_pl_estimate(wide, x, y, radius=M, n_random=6, descent_steps=3, seed=0)
+    mu0 = 4 / N * float(torch.linalg.eigvalsh(ch.init_kernel(wide, x))[0])
+    assert est.minimum == min(est.random.min(), est.aimed, est.descent.min())
+    assert 0.9 * mu0 <= est.minimum <= 1.1 * mu0
+    assert est.farthest <= M * (1 + 1e-9) and len(est.random) == 6 and len(est.descent) <= 4
+    assert np.all(np.diff(est.descent) < 0)                       # descent only accepts decreases
+    assert est.minimum <= ch.pl_ratio(wide, x, y)                 # the centre's ratio is no lower
+    est_narrow = ch.ball_pl_estimate(narrow, x, y, radius=M, n_random=4, descent_steps=0, seed=0)
+    assert est_narrow.minimum < 1e-8 * est.minimum and len(est_narrow.descent) == 1
+
+
+def test_projection_keeps_each_layer_in_the_ball():
+    gen = torch.Generator().manual_seed(0)
+    dV = torch.randn(5, 3, 4, generator=gen, dtype=torch.float64)
+    dW = torch.randn(5, 4, 3, generator=gen, dtype=torch.float64)
+    pV, pW = ch._project(dV, dW, 0.5)
+    norms = torch.linalg.vector_norm(pV, dim=(1, 2)) + torch.linalg.vector_norm(pW, dim=(1, 2))
+    assert float(norms.max()) <= 0.5 + 1e-12
+    small = ch._project(dV * 1e-3, dW * 1e-3, 10.0)[0]
+    assert torch.equal(small, dV * 1e-3)
+
+
+@pytest.mark.parametrize("kw, error, match", [
+    (dict(radius=0.0), ValueError, "radius"),
+    (dict(n_random=0), ValueError, "n_random"),
+    (dict(descent_steps=-1), ValueError, "descent_steps"),
+    (dict(seed=-2), ValueError, "seed"),
+])
+def test_ball_estimate_refuses_bad_arguments(data, kw, error, match):
+    x, y = data
+    args = dict(radius=1e-4) | kw
+    with pytest.raises(error, match=match):
+        ch.ball_pl_estimate(paper_net(8), x, y, **args)
+
+
+def test_ball_estimate_refuses_wrong_targets(data):
+    x, y = data
+    with pytest.raises(ValueError, match="y must have shape"):
+        ch.ball_pl_estimate(paper_net(8), x, y[:, :1], radius=1e-4)
+
+
+# -- figures ------------------------------------------------------------------------------------------------------------
+def test_figures_return_their_axes_and_check_lengths(data):
+    x, y = data
+    pic = ch.pl_picture(2.0, x, y, L=2, steps=8, eta=1.0)
+    axes = ch.plot_pl_picture({2.0: pic, 3.0: pic}, title="t")
+    assert len(axes) == 2 and axes[0].get_ylabel() == r"$\ell(t)/\ell(0)$"
+    assert ch.plot_pl_picture(pic) is not None
+    ax = ch.plot_feature_spectrum([0.5, 1, 2], {"a": [1e-17, 1e-3, 2e-3]}, limits={"a": 3e-3})
+    assert ax.get_xlabel().startswith("width")
+    ax = ch.plot_rates_vs_width([0.5, 2], late_rate=[1e-13, 1e-3], trajectory_min=[1e-13, 1e-3], ball=[0, 1e-3],
+                                mu_init=[0, 5e-4])
+    assert len(ax.get_legend().get_texts()) == 5      # four series and the floor
+    with pytest.raises(ValueError, match="curves"):
+        ch.plot_feature_spectrum([0.5, 1], {"a": [1.0]})
+    with pytest.raises(ValueError, match="one per m/n"):
+        ch.plot_rates_vs_width([0.5, 2], late_rate=[1.0], trajectory_min=[1, 1], ball=[1, 1], mu_init=[1, 1])
+    with pytest.raises(TypeError, match="pictures"):
+        ch.plot_pl_picture({})
+    plt.close("all")
