@@ -11,6 +11,7 @@ between them* (Marion, Wu, Sander & Biau, ICLR 2024, arXiv:2309.01213). ``import
     NeuralODE, euler, rk4                                     # neural ODEs, eq. (6)      (ode)
     layer_gaps, max_layer_gap, depth_distance,                # measurements              (metrics)
     fit_loglog_slope, SlopeFit
+    SavedTensorMeter, peak_saved_bytes                        # autograd's saved memory   (memory)
     gaussian_data, digits_data                                # data                      (data)
     use_course_style, COLORS, depth_colors, plot_across_depth,
     plot_loglog_rate, plot_heatmap                            # figures                   (plotting)
@@ -25,6 +26,7 @@ from .checks import check
 from .config import auto_threads, by_scale, get_scale, num_threads, setup
 from .data import digits_data, gaussian_data
 from .init import init_weights, smooth_weight_functions
+from .memory import SavedTensorMeter, peak_saved_bytes
 from .metrics import SlopeFit, depth_distance, fit_loglog_slope, layer_gaps, max_layer_gap
 from .ode import NeuralODE, euler, rk4
 from .plotting import COLORS, depth_colors, plot_across_depth, plot_heatmap, plot_loglog_rate, use_course_style
@@ -39,6 +41,7 @@ __all__ = [
     "loss_and_gradients", "autograd_gradients", "Gradients", "forward_backward_states", "States",
     "train", "TrainRecord", "TrainingDivergedError", "NeuralODE", "euler", "rk4",
     "layer_gaps", "max_layer_gap", "depth_distance", "fit_loglog_slope", "SlopeFit",
+    "SavedTensorMeter", "peak_saved_bytes",
     "gaussian_data", "digits_data",
     "use_course_style", "COLORS", "depth_colors", "plot_across_depth", "plot_loglog_rate", "plot_heatmap",
     "check",

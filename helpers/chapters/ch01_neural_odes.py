@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -33,6 +32,7 @@ import torchdiffeq
 from .. import _validation as check_arg
 from ..config import num_threads
 from ..init import init_weights
+from ..memory import SavedTensorMeter
 from ..ode import NeuralODE
 from ..plotting import COLORS, plot_loglog_rate
 from ..resnet import mse_loss
@@ -218,66 +218,6 @@ def plot_trajectories(ode: NeuralODE, x: torch.Tensor, labels, *, n_steps: int =
 # --------------------------------------------------------------------------------------------------
 # Measuring the cost of a gradient
 # --------------------------------------------------------------------------------------------------
-class _Holder:
-    __slots__ = ("tensor", "__weakref__")
-
-    def __init__(self, tensor):
-        self.tensor = tensor
-
-
-class _SavedTensorTracker:
-    """Counts the memory held by tensors saved for backward while it is active (as a context manager).
-
-    Memory is counted per storage (views of one tensor count once); the storages of the ``ignore``
-    tensors (e.g. the parameters and the data, which live in memory anyway) are not counted. A saved
-    tensor is released when autograd frees the graph node that saved it. ``peak_bytes`` is the largest
-    total held at any moment; ``n_saved`` the number of tensors saved. Only first-order gradients can
-    be taken through a tracked graph (the saved tensors are stored detached).
-    """
-
-    def __init__(self, ignore=()):
-        self._ignore = {t.untyped_storage().data_ptr() for t in ignore}
-        self._count: dict = {}
-        self._nbytes: dict = {}
-        self.live_bytes = 0
-        self.peak_bytes = 0
-        self.n_saved = 0
-        self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
-
-    def _pack(self, t):
-        storage = t.untyped_storage()
-        key = storage.data_ptr()
-        if key in self._ignore or storage.nbytes() == 0:
-            return t
-        self.n_saved += 1
-        if self._count.get(key, 0) == 0:
-            self._nbytes[key] = storage.nbytes()
-            self.live_bytes += storage.nbytes()
-            self.peak_bytes = max(self.peak_bytes, self.live_bytes)
-        self._count[key] = self._count.get(key, 0) + 1
-        # holding a detached alias avoids a reference cycle output -> grad_fn -> holder -> output
-        holder = _Holder(t.detach())
-        weakref.finalize(holder, self._release, key)
-        return holder
-
-    def _release(self, key):
-        self._count[key] -= 1
-        if self._count[key] == 0:
-            del self._count[key]
-            self.live_bytes -= self._nbytes.pop(key)
-
-    @staticmethod
-    def _unpack(h):
-        return h.tensor if isinstance(h, _Holder) else h
-
-    def __enter__(self):
-        self._hooks.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        return self._hooks.__exit__(*exc)
-
-
 @dataclass
 class GradientCost:
     """What :func:`gradient_cost` measured for one forward + backward pass."""
@@ -323,7 +263,7 @@ def gradient_cost(loss_fn: Callable[[], torch.Tensor], params, *, repeats: int =
                for p in params[:5]]
         raise ValueError(f"params must be a non-empty list of tensors with requires_grad=True, got {got}")
     repeats = check_arg.positive_int("repeats", repeats)
-    with _SavedTensorTracker(ignore=list(params) + list(ignore)) as tracker:
+    with SavedTensorMeter(ignore=list(params) + list(ignore)) as tracker:
         loss = loss_fn()
         if not (isinstance(loss, torch.Tensor) and loss.numel() == 1):
             raise ValueError(f"loss_fn must return a scalar tensor, got {type(loss).__name__} "
