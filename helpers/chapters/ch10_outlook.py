@@ -1,0 +1,300 @@
+"""Chapter of notebook 10, *Outlook* (``notebooks/10_outlook.ipynb``): three consequences of the neural-ODE
+structure, measured, and the numerical side of the course's notes on Marion, Wu, Sander & Biau (ICLR 2024).
+
+* Memory. :func:`memory_free_adjoint` computes the gradient of a ResNet without storing its hidden states: it
+  runs the network forward keeping only ``h_L``, then walks back, *reconstructing* each ``h_{k-1}`` from ``h_k``
+  by one reversed Euler step and taking the vector-Jacobian product of one layer at a time (the memory-free
+  discrete adjoint of Sander, Ablin & Peyre, NeurIPS 2022). :func:`gradient_memory` measures the peak memory
+  held by the tensors autograd saves for the backward pass (:func:`peak_saved_bytes`, plain
+  ``torch.autograd.graph.saved_tensors_hooks``), for this method and for plain backpropagation.
+* Depth. :func:`keep_every` keeps the layers k, 2k, ..., L of a trained network (depth L/k, residual scale
+  k/L: Euler with a step k times larger); :func:`interpolate_depth` builds a network of any depth whose weights
+  interpolate the given ones linearly in s; :func:`rms_output_gap` compares two networks on data.
+* The paper's appendix. :func:`backward_recursion` runs the backward (adjoint) recursion with or without the
+  transpose on the Jacobian; :func:`adjoint_ode_p0` integrates the limiting backward ODE in its four possible
+  sign/transpose variants, so that the notebook can compare both with autograd.
+
+Row-vector convention of the engine: data ``x`` (n, d), hidden states (n, q); weights ``V`` (L, q, m) and
+``W`` (L, m, q); layer k = 1..L (tensor index k-1) sits at depth s = k/L.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .. import _validation as check_arg
+from ..activations import get_activation
+from ..adjoint import Gradients
+from ..config import auto_threads, num_threads
+from ..memory import peak_saved_bytes
+from ..ode import rk4
+from ..resnet import LOSS_NORMALIZATIONS, ResNet
+
+METHODS = ("backprop", "adjoint")
+
+
+# -- measuring the memory of a gradient ----------------------------------------------------------------------
+# -- the memory-free adjoint ---------------------------------------------------------------------------------
+def _check_problem(net, x, y, normalization):
+    if not isinstance(net, ResNet):
+        raise TypeError(f"net must be a helpers.ResNet, got {type(net).__name__}")
+    check_arg.choice("normalization", normalization, LOSS_NORMALIZATIONS)
+    net.check_input(x, "x")
+    check_arg.tensor("y", y, shape=(x.shape[0], net.d_out))
+    if y.dtype != net.dtype:
+        raise TypeError(f"y has dtype {y.dtype} but the network's weights are {net.dtype}; convert one of them")
+
+
+def _residual(net, h, k):
+    """``(1/L) f(h, Z_k)`` for 0-based layer k: ``c sigma(cw h W_k^T) V_k^T``, shape (n, q)."""
+    return net.residual_scale * net.sigma(net.inner_scale * (h @ net.W[k].T)) @ net.V[k].T
+
+
+def memory_free_adjoint(net: ResNet, x: torch.Tensor, y: torch.Tensor, normalization: str):
+    """Loss and gradients of ``net`` by the memory-free discrete adjoint (Sander, Ablin & Peyre, NeurIPS 2022).
+
+    Forward: ``h_k = h_{k-1} + (1/L) f(h_{k-1}, Z_k)``, keeping only the current state (no list of states).
+    Backward, for k = L..1: reconstruct the input of layer k by one reversed Euler step,
+
+        h_{k-1} ~ h_k - (1/L) f(h_k, Z_k)          (exact up to (1/L) |f(h_{k-1}) - f(h_k)| = O(1/L^2)),
+
+    then take the vector-Jacobian product of that one layer at the reconstructed input with autograd:
+    ``p_{k-1} = p_k + (1/L) d_1 f^T p_k`` and ``dloss/dZ_k = (1/L) d_2 f^T p_k`` (the course's recursion,
+    notebook 03). Memory: the states of one layer at a time, independent of L. Accuracy: each reconstruction
+    errs by O(1/L^2) when the increments are O(1/L) (the 1/L scaling, bounded weights), so the gradient errs by
+    O(1/L); with 1/sqrt(L) increments (the SDE regime) the errors no longer add up to something small.
+
+    ``x`` (n, d), ``y`` (n, d'); ``normalization`` as :func:`helpers.mse_loss`. Works for the three forms
+    (``A``, ``B`` included). Returns ``(loss: float, Gradients)``. Raises TypeError/ValueError naming the argument.
+    """
+    _check_problem(net, x, y, normalization)
+    V, W = net.V.detach(), net.W.detach()
+    A = None if net.A is None else net.A.detach()
+    B = None if net.B is None else net.B.detach()
+    n_loss = x.shape[0] if normalization == "n" else x.shape[0] * net.d_out
+    dV, dW = torch.zeros_like(V), torch.zeros_like(W)
+    sigma, c, cw = net.sigma, net.residual_scale, net.inner_scale
+    with num_threads(auto_threads(net, x.shape[0])):
+        with torch.no_grad():
+            h = x if A is None else x @ A.T
+            for k in range(net.L):
+                h = h + _residual(net, h, k)
+            out = h if B is None else h @ B.T
+            loss = float((out - y).pow(2).sum()) / n_loss
+            dout = 2.0 * (out - y) / n_loss
+            p = dout if B is None else dout @ B
+            dB = None if B is None else dout.T @ h
+        for k in reversed(range(net.L)):
+            with torch.no_grad():
+                h = h - _residual(net, h, k)                     # reconstructed h_{k-1}
+            h_in = h.detach().requires_grad_(True)
+            V_k, W_k = V[k].detach().requires_grad_(True), W[k].detach().requires_grad_(True)
+            with torch.enable_grad():
+                h_out = h_in + c * sigma(cw * (h_in @ W_k.T)) @ V_k.T
+                p, dV[k], dW[k] = torch.autograd.grad(h_out, (h_in, V_k, W_k), grad_outputs=p)
+        dA = None if A is None else p.T @ x
+    return loss, Gradients(dV, dW, dA, dB)
+
+
+@dataclass
+class GradientMemory:
+    """One gradient and what it cost (:func:`gradient_memory`): the loss, the :class:`helpers.Gradients`,
+    and the peak bytes held by tensors saved for backward."""
+
+    loss: float
+    grads: Gradients
+    peak_bytes: int
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak_bytes / 1e6
+
+
+def _backprop(net, x, y, normalization):
+    params = {k: getattr(net, k).detach().clone().requires_grad_(True)
+              for k in ("V", "W", "A", "B") if getattr(net, k) is not None}
+    twin = ResNet(activation=net.activation, normalized=net.normalized, **{k: params.get(k) for k in ("V", "W", "A", "B")})
+
+    def run():
+        loss = twin.loss(x, y, normalization)
+        with num_threads(auto_threads(net, x.shape[0])):
+            return float(loss.detach()), torch.autograd.grad(loss, list(params.values()))
+
+    (loss, grads), peak = peak_saved_bytes(run, ignore=list(params.values()) + [x, y])
+    named = dict(zip(params, grads))
+    return GradientMemory(loss, Gradients(named["V"], named["W"], named.get("A"), named.get("B")), peak)
+
+
+def gradient_memory(net: ResNet, x: torch.Tensor, y: torch.Tensor, normalization: str, *,
+                    method: str) -> GradientMemory:
+    """The gradient of the loss of ``net`` and the peak memory of the tensors saved for backward, by
+    ``method="backprop"`` (autograd through :meth:`helpers.ResNet.forward`: it saves every layer's states) or
+    ``method="adjoint"`` (:func:`memory_free_adjoint`: one layer's states at a time). Weights and data are not
+    counted (:func:`peak_saved_bytes`); the gradient itself, of the size of the weights, is not either.
+
+    Returns a :class:`GradientMemory`. Raises ValueError naming ``method``, or as :func:`memory_free_adjoint`.
+
+    Example: ``gradient_memory(net, x, y, "nd", method="adjoint").peak_mb``.
+    """
+    check_arg.choice("method", method, METHODS)
+    _check_problem(net, x, y, normalization)
+    if method == "backprop":
+        return _backprop(net, x, y, normalization)
+    keep = [t for t in (net.V, net.W, net.A, net.B, x, y) if t is not None]
+    (loss, grads), peak = peak_saved_bytes(lambda: memory_free_adjoint(net, x, y, normalization), ignore=keep)
+    return GradientMemory(loss, grads, peak)
+
+
+def relative_gradient_error(grads: Gradients, reference: Gradients) -> float:
+    """``||g - g_ref|| / ||g_ref||`` over all the weights present in ``reference`` (V, W, and A, B if any),
+    the Euclidean norm of all entries together. Raises TypeError/ValueError for mismatched gradients."""
+    for name, g in (("grads", grads), ("reference", reference)):
+        if not isinstance(g, Gradients):
+            raise TypeError(f"{name} must be a helpers.Gradients, got {type(g).__name__}")
+    num = den = 0.0
+    for key in ("V", "W", "A", "B"):
+        ref = getattr(reference, key)
+        if ref is None:
+            continue
+        g = getattr(grads, key)
+        if g is None or g.shape != ref.shape:
+            raise ValueError(f"grads.{key} must have the reference's shape {tuple(ref.shape)}, "
+                             f"got {None if g is None else tuple(g.shape)}")
+        num += float((g - ref).pow(2).sum())
+        den += float(ref.pow(2).sum())
+    if den == 0.0:
+        raise ValueError("the reference gradient is zero: a relative error is undefined")
+    return math.sqrt(num / den)
+
+
+# -- changing the depth of a trained network -----------------------------------------------------------------
+def keep_every(net: ResNet, k: int) -> ResNet:
+    """The network of depth ``L/k`` that keeps the layers k, 2k, ..., L of ``net`` (1-based): layer j of the
+    result has the weights of layer jk, at the same depth s = jk/L = j/(L/k), and the residual scale
+    1/(L/k). For weights sampled from a Lipschitz function of s this is the Euler scheme of the same neural
+    ODE with a step k times larger (Prop. 2: output error O(k/L)). Maps A, B and the form are kept.
+
+    Raises ValueError naming ``k`` unless k is a positive integer dividing L.
+    Example: ``keep_every(net, 4).L == net.L // 4``.
+    """
+    if not isinstance(net, ResNet):
+        raise TypeError(f"net must be a helpers.ResNet, got {type(net).__name__}")
+    k = check_arg.positive_int("k", k)
+    if net.L % k:
+        raise ValueError(f"k must divide the depth L = {net.L}, got k = {k}")
+    return ResNet(net.V[k - 1::k].clone(), net.W[k - 1::k].clone(), activation=net.activation,
+                  A=net.A, B=net.B, normalized=net.normalized)
+
+
+def interpolate_depth(net: ResNet, L_new: int) -> ResNet:
+    """A network of depth ``L_new`` whose layer j sits at s = j/L_new and gets the weights of ``net``
+    interpolated linearly in s between its nodes s_k = k/L (constant before the first node), with residual
+    scale 1/L_new. ``interpolate_depth(keep_every(net, k), net.L)`` keeps every k-th layer and fills the
+    gaps by interpolation; ``interpolate_depth(net, 4 * net.L)`` refines. For Lipschitz (smooth) weights in s
+    the result discretizes the same neural ODE; for i.i.d. weights the in-between layers are averages of
+    unrelated matrices. A depth-1 network is copied to every layer.
+
+    Raises ValueError/TypeError naming ``L_new``.
+    """
+    if not isinstance(net, ResNet):
+        raise TypeError(f"net must be a helpers.ResNet, got {type(net).__name__}")
+    L_new = check_arg.positive_int("L_new", L_new)
+    L = net.L
+    s = torch.arange(1, L_new + 1, dtype=torch.float64) / L_new
+    u = (s * L - 1.0).clamp(0.0, L - 1.0)                         # position among the nodes, 0-based
+    i0 = u.floor().long().clamp(max=max(L - 2, 0))
+    i1 = (i0 + 1).clamp(max=L - 1)
+    a = (u - i0).clamp(0.0, 1.0).to(net.dtype).reshape(-1, 1, 1)
+    lerp = lambda T: (1 - a) * T[i0] + a * T[i1]
+    return ResNet(lerp(net.V), lerp(net.W), activation=net.activation, A=net.A, B=net.B,
+                  normalized=net.normalized)
+
+
+def rms_output_gap(net_a: ResNet, net_b: ResNet, x: torch.Tensor) -> float:
+    """``( (1/n) sum_i ||F_a(x_i) - F_b(x_i)||^2 )^{1/2}`` on inputs ``x`` (n, d): how far two networks'
+    outputs are, in the units of the outputs. Raises as :meth:`helpers.ResNet.check_input`."""
+    for name, net in (("net_a", net_a), ("net_b", net_b)):
+        if not isinstance(net, ResNet):
+            raise TypeError(f"{name} must be a helpers.ResNet, got {type(net).__name__}")
+    with torch.no_grad():
+        return float((net_a(x) - net_b(x)).pow(2).sum(dim=1).mean().sqrt())
+
+
+# -- the backward recursion and its limit, with and without the transpose ---------------------------------
+def backward_recursion(net: ResNet, x: torch.Tensor, y: torch.Tensor, normalization: str, *,
+                       transpose: bool = True) -> torch.Tensor:
+    """Backward states ``p_0..p_L`` (L+1, n, q) of ``net`` from ``p_L = dloss/dh_L`` by
+
+        p_k = p_{k+1} + (1/L) J_{k+1}^T p_{k+1}    (``transpose=True``: the chain rule, = autograd)
+        p_k = p_{k+1} + (1/L) J_{k+1}   p_{k+1}    (``transpose=False``: the paper's appendix as printed)
+
+    with ``J_{k+1} = d_1 f(h_k, Z_{k+1})`` the (q, q) Jacobian of layer k+1's residual in h (appendix Sec. 7,
+    backpropagation equations). Row i of ``P[k]`` is sample i's state (with the loss's 1/n or 1/(n d')).
+    Raises as :func:`memory_free_adjoint`.
+    """
+    _check_problem(net, x, y, normalization)
+    sigma, c, cw = net.sigma, net.residual_scale, net.inner_scale
+    with torch.no_grad(), num_threads(auto_threads(net, x.shape[0])):
+        out, H = net.forward(x, return_states=True)
+        n_loss = x.shape[0] if normalization == "n" else x.shape[0] * net.d_out
+        dout = 2.0 * (out - y) / n_loss
+        P = [dout if net.B is None else dout @ net.B]
+        for k in reversed(range(net.L)):
+            p = P[-1]
+            slope = sigma.prime(cw * (H[k] @ net.W[k].T))                     # sigma'(pre), (n, m)
+            if transpose:                                                      # rows: J^T p = c cw W^T (s' * V^T p)
+                step = ((p @ net.V[k]) * slope) @ net.W[k]
+            else:                                                              # rows: J p = c cw V (s' * W p)
+                step = ((p @ net.W[k].T) * slope) @ net.V[k].T
+            P.append(p + c * cw * step)
+    return torch.stack(P[::-1])
+
+
+def adjoint_ode_p0(V_fn: Callable, W_fn: Callable, x: torch.Tensor, y: torch.Tensor, *, activation: str,
+                   normalized: bool, sign: int, transpose: bool, n_steps: int = 200,
+                   normalization: str = "n") -> torch.Tensor:
+    """``P(0)`` (n, q) of the backward (adjoint) ODE of the neural ODE ``dH/ds = c V(s) sigma(cw W(s) H)``
+    (A = B = I; c = 1/sqrt(m), cw = 1/sqrt(q) if ``normalized``, else 1), integrated from s = 1 down to 0
+    together with H by :func:`helpers.rk4` with ``n_steps`` steps:
+
+        P(1) = dloss/dH(1),    dP/ds = sign * J(s)^T P   (``transpose=True``)  or  sign * J(s) P  (``False``),
+
+    ``J(s) = d_1 f(H(s), Z(s))``, ``sign`` = +1 or -1. The chain rule gives ``sign=-1, transpose=True`` (the
+    limit of :func:`backward_recursion` with the transpose); the paper's appendix prints ``sign=+1,
+    transpose=False`` (Sec. 7.5). ``V_fn(s)`` (q, m) and ``W_fn(s)`` (m, q), e.g.
+    :func:`helpers.smooth_weight_functions`. Raises TypeError/ValueError naming the argument.
+    """
+    if not (callable(V_fn) and callable(W_fn)):
+        raise TypeError("V_fn and W_fn must be callables s -> matrix, e.g. helpers.smooth_weight_functions(q, m, seed=0)")
+    if sign not in (1, -1) or isinstance(sign, bool):
+        raise ValueError(f"sign must be +1 or -1, got {sign!r}")
+    n_steps = check_arg.positive_int("n_steps", n_steps)
+    check_arg.choice("normalization", normalization, LOSS_NORMALIZATIONS)
+    sigma = get_activation(activation)
+    V0 = V_fn(0.0)
+    q, m = V0.shape
+    check_arg.tensor("x", x, shape=(None, q))
+    check_arg.tensor("y", y, shape=(x.shape[0], q))
+    c, cw = (1 / math.sqrt(m), 1 / math.sqrt(q)) if normalized else (1.0, 1.0)
+
+    def field(s, H):
+        V, W = V_fn(float(s)), W_fn(float(s))
+        return c * sigma(cw * (H @ W.T)) @ V.T
+
+    n_loss = x.shape[0] if normalization == "n" else x.numel()
+
+    def joint(s, Y):
+        H, P = Y[0], Y[1]
+        V, W = V_fn(float(s)), W_fn(float(s))
+        pre = cw * (H @ W.T)
+        slope = sigma.prime(pre)
+        JP = ((P @ V) * slope) @ W if transpose else ((P @ W.T) * slope) @ V.T
+        return torch.stack([c * sigma(pre) @ V.T, sign * c * cw * JP])
+
+    with torch.no_grad(), num_threads(1 if x.shape[0] * q * m < 1_000_000 else None):   # tiny products: 1 thread
+        H1 = rk4(field, x, n_steps=n_steps)
+        P1 = 2.0 * (H1 - y) / n_loss
+        return rk4(joint, torch.stack([H1, P1]), n_steps=n_steps, s0=1.0, s1=0.0)[1]
