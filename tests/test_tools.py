@@ -100,3 +100,15 @@ def test_set_repository_rewrites_every_mention(tmp_path, monkeypatch):
     assert all(r == {"someone/their-course"} for r in course.repository_mentions().values())
     with pytest.raises(SystemExit, match="url"):
         course.set_repository("github.com/no-scheme")
+
+
+def test_partial_runs_merge_into_one_record(tmp_path, monkeypatch):
+    monkeypatch.setattr(course, "REPORTS", tmp_path)
+    first, second = _record(ok=True), _record(ok=False)
+    second["notebooks"][0]["notebook"] = "05_y.ipynb"
+    course.save_run({**first, "scale": "paper"}, partial=True)
+    course.save_run({**second, "scale": "paper"}, partial=True)
+    merged = json.loads((tmp_path / "paper.json").read_text())
+    assert [nb["notebook"] for nb in merged["notebooks"]] == ["04_x.ipynb", "05_y.ipynb"]
+    assert merged["partial_runs"] == 2 and merged["total_seconds"] == 20
+    assert "in 2 runs" in course.report_markdown(merged, None)

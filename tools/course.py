@@ -169,11 +169,26 @@ def run(selection, scale: str, inplace: bool, figures_dir: str | None, timeout: 
     total = time.perf_counter() - start
     run_record = {"scale": scale, "date": _dt.date.today().isoformat(), "total_seconds": round(total),
                   "machine": machine(), "notebooks": [{k: v for k, v in r.items() if k != "figures"} for r in results]}
-    if selection is None:
-        REPORTS.mkdir(exist_ok=True)
-        (REPORTS / f"{scale}.json").write_text(json.dumps(run_record, indent=1, ensure_ascii=False) + "\n")
+    save_run(run_record, partial=selection is not None)
     print(f"total: {total / 60:.1f} min for {len(results)} notebooks at {scale} scale")
     return run_record
+
+
+def save_run(record: dict, partial: bool) -> None:
+    """Write ``reports/<scale>.json``; a run of some notebooks only replaces their entries in the record
+    of an earlier run (and says so in ``partial_runs``), so that a long paper-scale run can be made in parts."""
+    REPORTS.mkdir(exist_ok=True)
+    path = REPORTS / f"{record['scale']}.json"
+    if partial and path.exists():
+        old = json.loads(path.read_text())
+        fresh = {nb["notebook"]: nb for nb in record["notebooks"]}
+        merged = [fresh.pop(nb["notebook"], nb) for nb in old["notebooks"]] + list(fresh.values())
+        merged.sort(key=lambda nb: nb["notebook"])
+        record = {**record, "notebooks": merged, "total_seconds": round(sum(nb["seconds"] for nb in merged)),
+                  "partial_runs": old.get("partial_runs", 1) + 1}
+    elif partial:
+        record = {**record, "partial_runs": 1}
+    path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
 
 
 def machine() -> dict:
@@ -220,9 +235,11 @@ def report_markdown(paper: dict | None, quick: dict | None) -> str:
             m = rec["machine"]
             n_checks = sum(len(nb["checks"]) for nb in rec["notebooks"])
             n_failed = sum(not c["ok"] for nb in rec["notebooks"] for c in nb["checks"])
+            parts = (f" (in {rec['partial_runs']} runs of `tools/course.py run`, their notebook times added)"
+                     if rec.get("partial_runs", 1) > 1 else "")
             lines.append(f"* **{name}**: run on {rec['date']}, {m['cores']} cores, Python {m['python']}, torch "
                          f"{m['torch']}, torchdiffeq {m['torchdiffeq']}, NumPy {m['numpy']}; "
-                         f"{rec['total_seconds'] / 60:.1f} min in all; {n_checks} checks, {n_failed} failed.")
+                         f"{rec['total_seconds'] / 60:.1f} min in all{parts}; {n_checks} checks, {n_failed} failed.")
         else:
             lines.append(f"* **{name}**: not run yet (`python tools/course.py run --scale "
                          f"{name.split()[0]}`).")
