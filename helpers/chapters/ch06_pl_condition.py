@@ -11,12 +11,15 @@ Nutini & Schmidt 2016 write ``(1/2)||grad f||^2 >= mu (f - f*)``: their mu is ha
   from the saddle at the origin, with ``||grad||^2 = 4 (a^2 + b^2) l`` exactly);
 * :func:`gradient_flow` (RK4 on ``d theta/dt = -grad l``) and :func:`gradient_descent` (step ``eta``), both
   returning a :class:`Run` (time, path, loss, squared gradient norm, PL ratio, distance, path length);
-* :func:`pl_constant_on_points`, :func:`ball_pl_constant_sampled`, :func:`factorization_ball_constant`,
-  :func:`stay_in_ball_bound`, :func:`fitted_rate` -- the constants of the notebook's statements;
-* for a :class:`~helpers.ResNet`: :func:`pl_ratio_parts` (Def. 1's ratio with and without the factor L),
-  :func:`layer_displacements` and :func:`layer_speed_constant` (the quantities of Prop. 8's proof);
-* :func:`end_of_run_measurements`, :func:`measured_rates` -- the numbers of the notebook's ResNet runs;
-* figures: :func:`plot_loss_and_ratio`, :func:`plot_ball_runs`, :func:`plot_training_pl`.
+* :func:`pl_constant_on_points`, :func:`pl_ratio_local_min`, :func:`ball_pl_constant_sampled`,
+  :func:`factorization_ball_constant`, :func:`stay_in_ball_bound`, :func:`fitted_rate`, :func:`first_time`
+  -- the constants and times of the notebook's statements;
+* for a :class:`~helpers.ResNet`: :func:`pl_ratio_parts` (Def. 1's ratio with and without the factor L) and
+  :func:`layer_displacements`; along a training run: :func:`snapshot_pairs`, :func:`run_measurements` (the
+  quantities of Prop. 8's proof: distances moved and the per-layer speed constant of (6.19)) and
+  :func:`measured_rates`;
+* figures: :func:`plot_objective`, :func:`plot_loss_and_ratio`, :func:`plot_ball_runs`,
+  :func:`plot_training_pl`, :func:`plot_depth_sweep`.
 
 Units: ``t`` is gradient-flow time (for gradient descent, ``t = steps * eta``).
 """
@@ -29,11 +32,14 @@ from typing import Callable
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.ticker import FormatStrFormatter
+from scipy.optimize import minimize_scalar
 
 from .. import _validation as check_arg
 from ..adjoint import loss_and_gradients
+from ..config import num_threads
 from ..ode import rk4
-from ..plotting import COLORS
+from ..plotting import COLORS, plot_loglog_rate
 from ..resnet import ResNet
 from ..train import TrainRecord
 
@@ -118,6 +124,15 @@ class Run:
             return np.where(self.loss > 0, self.grad_sq / np.where(self.loss > 0, self.loss, 1.0), np.inf)
 
     @property
+    def step_rates(self) -> np.ndarray:
+        """The measured rate of each step, ``-(log l(t_{i+1}) - log l(t_i)) / (t_{i+1} - t_i)``, shape (N,)
+        (needs a positive loss). ``l(t) e^{mu t}`` is non-increasing along the run exactly when every entry
+        is ``>= mu``: by eq. (6.3) the entries are the PL ratio averaged over each step."""
+        if np.any(self.loss <= 0):
+            raise ValueError("step_rates needs a positive loss along the run (it takes logarithms)")
+        return -np.diff(np.log(self.loss)) / np.diff(self.t)
+
+    @property
     def distance(self) -> np.ndarray:
         """``||theta(t) - theta(0)||`` (Euclidean), shape (N+1,)."""
         return np.linalg.norm(self.theta - self.theta[0], axis=1)
@@ -191,6 +206,33 @@ def pl_constant_on_points(obj: Objective, points) -> tuple:
     return float(ratio[i]), pts[keep][i].numpy().copy()
 
 
+def pl_ratio_local_min(obj: Objective, x0: float, *, half_width: float = 0.05) -> tuple:
+    """``(min ratio, argmin)`` of the PL ratio ``l'(x)^2 / l(x)`` of a one-dimensional objective (p = 1) on
+    the interval ``[x0 - half_width, x0 + half_width]``, by bounded scalar minimisation (Brent's method,
+    ``scipy.optimize.minimize_scalar``, tolerance 1e-12): the local refinement of a grid minimum
+    (:func:`pl_constant_on_points`), which can only overestimate the infimum. The interval should avoid
+    the minimisers: ValueError if the loss is 0 at an evaluated point. Raises TypeError/ValueError naming ``obj``,
+    ``x0`` or ``half_width``."""
+    obj = _objective(obj)
+    if obj.p != 1:
+        raise ValueError(f"obj must be one-dimensional (p = 1) for a scalar minimisation, got p = {obj.p}")
+    if isinstance(x0, bool) or not isinstance(x0, (int, float, np.floating)) or not math.isfinite(x0):
+        raise TypeError(f"x0 must be a finite real number, got {x0!r}")
+    half_width = check_arg.positive_float("half_width", half_width)
+
+    def ratio(x):
+        th = torch.tensor([float(x)], dtype=torch.float64)
+        with torch.no_grad():
+            loss = float(obj.loss(th))
+            if loss <= 0:
+                raise ValueError(f"x0 +- half_width must avoid the minimisers (l = 0 at x = {float(x):g})")
+            return float(obj.grad(th).pow(2).sum()) / loss
+
+    lo, hi = float(x0) - half_width, float(x0) + half_width
+    res = minimize_scalar(ratio, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12})
+    return float(res.fun), float(res.x)
+
+
 def ball_pl_constant_sampled(obj: Objective, center, radius: float, *, n_samples: int, seed: int) -> float:
     """Smallest PL ratio over ``n_samples`` points drawn uniformly in the Euclidean ball of radius
     ``radius`` around ``center`` (shape (p,)), plus the same number on its boundary sphere: a Monte-Carlo
@@ -248,6 +290,18 @@ def fitted_rate(t, loss, *, t_min: float | None = None, t_max: float | None = No
     return float(-slope)
 
 
+def first_time(t, condition) -> float:
+    """The first time ``t[i]`` at which ``condition[i]`` is true (``nan`` if never): e.g. the time a flow
+    leaves a ball, ``first_time(run.t, run.distance > M)``. ``t`` and ``condition`` 1-D of one length.
+    Raises ValueError naming ``condition``."""
+    t = check_arg.as_float_array("t", t).ravel()
+    condition = np.asarray(condition)
+    if condition.dtype != bool or condition.shape != t.shape:
+        raise ValueError(f"condition must be a boolean array of the same length as t ({t.size}), "
+                         f"got dtype {condition.dtype} and shape {condition.shape}")
+    return float(t[np.argmax(condition)]) if condition.any() else float("nan")
+
+
 # -- the ResNet: Def. 1 and the quantities of Prop. 8 ------------------------------------------------------
 def _net(net) -> ResNet:
     if not isinstance(net, ResNet):
@@ -292,38 +346,55 @@ def layer_displacements(V0: torch.Tensor, W0: torch.Tensor, V: torch.Tensor, W: 
     return sq.sqrt().cpu().numpy()
 
 
-def layer_speed_constant(net: ResNet, x: torch.Tensor, y: torch.Tensor, normalization: str) -> float:
-    """``max_k ||L dl/dZ_k|| / sqrt(l)``: the speed of the fastest layer under the flow (4),
-    ``||dZ_k/dt|| = L ||dl/dZ_k||``, per unit of ``sqrt(l)``. The proof of Prop. 8 (appendix) bounds it by
-    ``2 K e^K M_B``, a constant independent of L and k, using backpropagation (notebook 06, eq. (6.19)).
-    ``||dl/dZ_k||`` is the Euclidean norm of the pair (dV_k, dW_k). Raises as :func:`pl_ratio_parts`."""
-    net = _net(net)
-    loss, g = loss_and_gradients(net, x, y, normalization)
-    per_layer = (g.V.pow(2).sum(dim=(1, 2)) + g.W.pow(2).sum(dim=(1, 2))).sqrt()
-    return float(net.L * per_layer.max()) / math.sqrt(loss)
+def snapshot_pairs(steps: int, every: int) -> list:
+    """The snapshot steps :func:`run_measurements` needs: ``0, 1, every, every + 1, 2 every, ...`` (pairs of
+    consecutive steps, below ``steps``) and ``steps`` itself. Pass them to
+    ``H.train(..., snapshot_steps=snapshot_pairs(steps, every))``. Raises naming ``steps`` or ``every``."""
+    steps = check_arg.positive_int("steps", steps, minimum=2)
+    every = check_arg.positive_int("every", every)
+    return sorted({s + j for s in range(0, steps - 1, every) for j in (0, 1)} | {steps})
 
 
-def end_of_run_measurements(record: TrainRecord, x: torch.Tensor, y: torch.Tensor, normalization: str) -> dict:
-    """What Section 6 of the notebook measures at the end of one training run of a depth sweep:
-    :func:`pl_ratio_parts` of the trained network (keys ``"ratio"``, ``"with_L"``, ``"without_L"``, ``"AB"``,
-    ``"loss"``), ``"max_layer_move"`` = ``max_k ||Z_k(T) - Z_k(0)||`` and ``"all_weights_move"`` =
-    ``(sum_k ||Z_k(T) - Z_k(0)||^2)^{1/2}`` from :func:`layer_displacements`, and ``"speed"`` =
-    :func:`layer_speed_constant` at the end. ``record`` must hold snapshots at step 0 and at its last step
-    (``H.train(..., snapshot_steps=[0, steps])``, all layers); ``normalization`` as in the training."""
+def run_measurements(record: TrainRecord) -> dict:
+    """The quantities of the proof of Prop. 8 along one :func:`helpers.train` run (gradient descent on the
+    flow (6.15) with the factor L, no clipping), from its weight snapshots (all layers):
+
+    * at every snapshot step s (keys ``"t"``, flow time ``s * eta``): ``"max_layer_move"`` =
+      ``max_k ||Z_k(t) - Z_k(0)||``, ``"rms_move"`` = ``(1/L sum_k ||Z_k(t) - Z_k(0)||^2)^{1/2}`` (the distance of
+      the lemma (6.11) in the geometry of (6.15)) and ``"all_weights_move"`` = ``(sum_k ||...||^2)^{1/2}``;
+    * at every snapshot step s whose successor s + 1 is also a snapshot (key ``"t_speed"``): ``"speed"`` =
+      ``max_k ||dZ_k/dt|| / sqrt(l)``, the speed constant that (6.19) bounds by ``2 K e^K M_B``. It is read off
+      the step itself: ``Z_k(s+1) - Z_k(s) = -eta L dl/dZ_k(s)``, so
+      ``||dZ_k/dt|| = L ||dl/dZ_k|| = ||Z_k(s+1) - Z_k(s)|| / eta`` exactly (no extra gradient evaluation).
+
+    ``||Z_k||`` is the Euclidean norm of the pair (V_k, W_k) (see :func:`layer_displacements`). Arrays are
+    NumPy, sorted by time. Snapshots from ``snapshot_steps=snapshot_pairs(steps, every)``. Raises TypeError
+    naming ``record``; ValueError if the snapshots are missing or partial, or if the run had no factor L.
+    The speed formula assumes the plain, unclipped update: do not pass a run with ``clip`` set (its record
+    cannot be told apart)."""
     if not isinstance(record, TrainRecord):
         raise TypeError(f"record must be a TrainRecord from H.train, got {type(record).__name__}")
-    missing = {0, record.steps} - set(record.snapshots)
-    if missing:
-        raise ValueError(f"record must hold snapshots at steps 0 and {record.steps} (H.train(..., "
-                         f"snapshot_steps=[0, steps])); missing: {sorted(missing)}")
-    s0, s1 = record.snapshots[0], record.snapshots[record.steps]
-    moved = layer_displacements(s0["V"], s0["W"], s1["V"], s1["W"])
-    if moved.shape[0] != record.net.L:
+    if not record.L_factor:
+        raise ValueError("record must come from H.train with L_factor=True (the flow (6.15))")
+    steps = sorted(record.snapshots)
+    if not steps or steps[0] != 0 or not any(s + 1 in record.snapshots for s in steps):
+        raise ValueError("record must hold snapshots at step 0 and at pairs of consecutive steps "
+                         "(H.train(..., snapshot_steps=ch.snapshot_pairs(steps, every)))")
+    s0 = record.snapshots[0]
+    if s0["V"].shape[0] != record.net.L:
         raise ValueError("record's snapshots must keep every layer (snapshot_layers=None)")
-    out = pl_ratio_parts(record.net, x, y, normalization)
-    out.update(max_layer_move=float(moved.max()), all_weights_move=float(np.sqrt((moved ** 2).sum())),
-               speed=layer_speed_constant(record.net, x, y, normalization))
-    return out
+    speed_steps = [s for s in steps if s + 1 in record.snapshots]
+    speed = []
+    with num_threads(1):        # snapshots live on the CPU; small element-wise work: one thread is fastest
+        moves = np.array([layer_displacements(s0["V"], s0["W"], record.snapshots[s]["V"], record.snapshots[s]["W"])
+                          for s in steps])                                    # (snapshots, L)
+        for s in speed_steps:
+            a, b = record.snapshots[s], record.snapshots[s + 1]
+            per_layer = layer_displacements(a["V"], a["W"], b["V"], b["W"]) / record.eta
+            speed.append(per_layer.max() / math.sqrt(record.losses[s]))
+    return {"t": np.array(steps) * record.eta, "max_layer_move": moves.max(axis=1),
+            "rms_move": np.sqrt((moves ** 2).mean(axis=1)), "all_weights_move": np.sqrt((moves ** 2).sum(axis=1)),
+            "t_speed": np.array(speed_steps) * record.eta, "speed": np.array(speed)}
 
 
 def measured_rates(record: TrainRecord) -> np.ndarray:
@@ -337,12 +408,50 @@ def measured_rates(record: TrainRecord) -> np.ndarray:
 
 
 # -- figures ---------------------------------------------------------------------------------------------
+def plot_objective(obj: Objective, x, *, mu: float | None = None, marks: dict | None = None, axes=None,
+                   title: str = ""):
+    """Two panels against x for a one-dimensional objective (p = 1): the loss ``l(x)`` and the PL ratio
+    ``l'(x)^2 / l(x)`` (log scale; points with l = 0 are skipped). ``x``: 1-D grid. With ``mu``: a dashed line
+    at mu on the ratio panel. ``marks``: ``{label: x value or tuple of x values}`` drawn as dotted vertical
+    lines on both panels (e.g. the two shoulders and the start). Returns the pair of axes. Raises naming
+    ``obj``, ``x``, ``mu`` or ``marks``."""
+    obj = _objective(obj)
+    if obj.p != 1:
+        raise ValueError(f"obj must be one-dimensional (p = 1) to be drawn against x, got p = {obj.p}")
+    xs = torch.as_tensor(check_arg.as_float_array("x", x).ravel(), dtype=torch.float64)
+    with torch.no_grad():
+        loss = obj.loss(xs[:, None]).numpy()
+        grad_sq = obj.grad(xs[:, None]).pow(2).sum(-1).numpy()
+    xs = xs.numpy()
+    pos = loss > 0
+    if axes is None:
+        axes = plt.subplots(1, 2, figsize=(11, 3.6))[1]
+    ax_l, ax_r = axes
+    ax_l.plot(xs, loss, color=COLORS["smooth"], label=obj.name)
+    ax_r.semilogy(xs[pos], grad_sq[pos] / loss[pos], color=COLORS["smooth"], label="PL ratio")
+    if mu is not None:
+        mu = check_arg.positive_float("mu", mu)
+        ax_r.axhline(mu, ls="--", color=COLORS["reference"], lw=1, label=f"μ = {mu:.3g}")
+    for (label, xm), c in zip((marks or {}).items(), [COLORS["iid"], COLORS["ode"], COLORS["tied"], "0.2"]):
+        for ax in axes:
+            for j, v in enumerate(np.atleast_1d(check_arg.as_float_array("marks", xm))):
+                ax.axvline(v, ls=":", color=c, lw=1.4, label=label if j == 0 else None)
+    ax_l.set(xlabel="$x$", ylabel=r"loss $\ell(x)$", title="the loss")
+    ax_r.set(xlabel="$x$", ylabel=r"PL ratio $\ell'(x)^2/\ell(x)$", title="the PL ratio: its infimum is μ")
+    ax_l.legend(fontsize=8)
+    ax_r.legend(fontsize=8)
+    if title:
+        ax_l.figure.suptitle(title, y=1.02)
+    return axes
+
+
 def plot_loss_and_ratio(runs: dict, *, mu: float | None = None, bound: str | None = None, axes=None,
                         colors=None, title: str = ""):
     """Two panels against the flow time t: the loss (log scale) and the PL ratio ``||grad l||^2 / l`` (log
-    scale), one curve per entry of ``runs`` (``{label: Run}``). With ``mu``: a dashed line at mu on the
-    ratio panel and, if ``bound`` names a run, the curve ``e^{-mu t} l(0)`` of that run on the loss panel.
-    ``axes``: a pair of axes (default: a new figure). Returns the pair."""
+    scale), one curve per entry of ``runs`` (``{label: Run}``, at most four; the third is dashed, the fourth
+    dotted). With ``mu``: a dashed line at mu on the ratio panel and, if ``bound`` names a run, the curve
+    ``e^{-mu t} l(0)`` of that run on the loss panel. ``axes``: a pair of axes (default: a new figure).
+    Returns the pair."""
     if not isinstance(runs, dict) or not runs or not all(isinstance(r, Run) for r in runs.values()):
         raise TypeError(f"runs must be a non-empty dict {{label: Run}}, got {runs!r:.60}")
     if bound is not None and bound not in runs:
@@ -351,10 +460,11 @@ def plot_loss_and_ratio(runs: dict, *, mu: float | None = None, bound: str | Non
         axes = plt.subplots(1, 2, figsize=(11, 3.8))[1]
     ax_l, ax_r = axes
     palette = colors or [COLORS["smooth"], COLORS["iid"], COLORS["ode"], COLORS["tied"]]
-    for (label, run), c in zip(runs.items(), palette):
+    styles = ["-", "-", "--", ":"]            # dashed from the third run on: a run that retraces another stays visible
+    for (label, run), c, ls in zip(runs.items(), palette, styles):
         pos = run.loss > 0
-        ax_l.semilogy(run.t[pos], run.loss[pos], color=c, label=label)
-        ax_r.semilogy(run.t[pos], run.ratio[pos], color=c, label=label)
+        ax_l.semilogy(run.t[pos], run.loss[pos], color=c, ls=ls, label=label)
+        ax_r.semilogy(run.t[pos], run.ratio[pos], color=c, ls=ls, label=label)
     if mu is not None:
         mu = check_arg.positive_float("mu", mu)
         ax_r.axhline(mu, ls="--", color=COLORS["reference"], lw=1, label=f"μ = {mu:.3g}")
@@ -403,28 +513,97 @@ def plot_ball_runs(runs: dict, *, mu: float, radius: float, axes=None, title: st
     return axes
 
 
-def plot_training_pl(record: TrainRecord, *, axes=None, title: str = ""):
-    """Two panels against the flow time t = step * eta of one :func:`helpers.train` run with
-    ``record_pl=True``: the loss (log scale), and Def. 1's ratio recorded at each step next to the
-    measured rate of each step (:func:`measured_rates`) -- the two agree when gradient descent follows the
-    flow (eq. (6.3)). Returns the pair of axes."""
+def plot_training_pl(record: TrainRecord, *, burn_in: int = 0, axes=None, title: str = ""):
+    """Three panels against the flow time t = step * eta of one :func:`helpers.train` run with
+    ``record_pl=True``: the loss (log scale); Def. 1's ratio recorded at each step (line) next to the measured
+    rate of the steps (:func:`measured_rates`, hollow markers at every 40th step) -- the two agree when
+    gradient descent follows the flow (eq. (6.3)); and their relative gap ``|rate / ratio - 1|`` at every step
+    (log scale), with a dotted line at step ``burn_in`` if positive. ``axes``: three axes (default: a new
+    figure). Returns the axes."""
     rates = measured_rates(record)     # validates record
     if record.pl_ratio is None:
         raise ValueError("record has no PL ratio: train with H.train(..., record_pl=True)")
+    burn_in = check_arg.positive_int("burn_in", burn_in, minimum=0)
     if axes is None:
-        axes = plt.subplots(1, 2, figsize=(11, 3.8))[1]
-    ax_l, ax_r = axes
+        axes = plt.subplots(1, 3, figsize=(15, 4.0))[1]
+    ax_l, ax_r, ax_g = axes
     ax_l.semilogy(record.t, record.losses, color=COLORS["tied"])
     ax_l.set(xlabel="gradient-flow time $t$ (steps × η)", ylabel=r"loss $\ell^L$", title="training loss")
     t = record.t[:-1]
-    ax_r.semilogy(t, record.pl_ratio, color=COLORS["smooth"], lw=2.5, alpha=0.6,
+    ax_r.semilogy(t, record.pl_ratio, color=COLORS["smooth"], lw=1.8,
                   label=r"Def. 1 ratio $(L\sum_k\|\partial\ell/\partial Z_k\|^2)/\ell$")
-    pos = rates > 0
-    ax_r.semilogy(t[pos], rates[pos], ".", color=COLORS["iid"], ms=2,
-                  label=r"measured rate $-\Delta\log\ell/\eta$ of each step")
+    every = np.arange(0, len(t), 40)
+    every = every[rates[every] > 0]
+    ax_r.semilogy(t[every], rates[every], "o", mfc="none", mec=COLORS["iid"], ms=5, mew=1.0,
+                  label=r"measured rate $-\Delta\log\ell/\eta$ (every 40th step)")
     ax_r.set(xlabel="gradient-flow time $t$ (steps × η)", ylabel="rate (1 / unit of t)",
              title="PL ratio along the run and the loss's rate")
-    ax_r.legend()
+    ax_r.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax_r.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    ax_r.tick_params(axis="y", which="minor", labelsize=7)
+    ax_r.legend(loc="upper right")
+    gap = np.abs(rates / record.pl_ratio - 1)
+    pos = gap > 0
+    ax_g.semilogy(t[pos], gap[pos], color=COLORS["iid"], lw=1)
+    if burn_in:
+        ax_g.axvline(t[burn_in], ls=":", color=COLORS["reference"], label=f"step {burn_in}")
+        ax_g.legend()
+    ax_g.set(xlabel="gradient-flow time $t$ (steps × η)", ylabel=r"$|\mathrm{rate}/\mathrm{ratio} - 1|$",
+             title="relative gap of each step")
+    ax_l.figure.tight_layout()
     if title:
-        ax_l.figure.suptitle(title, y=1.02)
+        ax_l.figure.suptitle(title, y=1.06)
+    return axes
+
+
+def plot_depth_sweep(depths, table: dict, *, T: float, axes=None, title: str = ""):
+    """The depth sweep of notebook 06, Section 6, on a 2 x 2 grid of log--log panels against the depth L,
+    each with its fitted slope (legend: slope ± its standard error) and a reference slope:
+
+    * ``table["ratio"]``: Def. 1's ratio with the factor L at the end of the run (reference slope 0);
+    * ``table["no_L"]``: measured rate of the flow *without* the factor L divided by Def. 1's ratio at the
+      same weights (reference slope -1);
+    * ``table["max_layer_move"]`` and ``table["all_weights_move"]``: the farthest layer's distance moved and
+      that of all the residual weights (reference slopes 0 and 1/2);
+    * ``table["speed"]``: the speed constant of (6.19) (reference slope 0).
+
+    ``depths``: the depths; each entry of ``table`` one value per depth. ``T``: the run's flow time, for the
+    titles. Returns the 2 x 2 array of axes. Raises naming ``table`` if a key is missing."""
+    depths = check_arg.int_list("depths", depths)
+    need = ("ratio", "no_L", "max_layer_move", "all_weights_move", "speed")
+    if not isinstance(table, dict) or any(k not in table or len(table[k]) != len(depths) for k in need):
+        raise ValueError(f"table must map each of {need} to one value per depth ({len(depths)})")
+    T = check_arg.positive_float("T", T)
+    if axes is None:
+        axes = plt.subplots(2, 2, figsize=(12, 8.4))[1]
+    (a, b), (c, d) = axes
+    plot_loglog_rate(depths, table["ratio"], ax=a, ref_slope=0.0, label="Def. 1's ratio, with L",
+                     color=COLORS["smooth"])
+    a.set(xlabel="depth $L$", ylabel=r"$L\sum_k\|\partial\ell^L/\partial Z_k\|^2/\ell^L$",
+          title=f"Def. 1's ratio at t = {T:g}")
+    plot_loglog_rate(depths, table["no_L"], ax=b, ref_slope=-1.0, label="flow without L", color=COLORS["iid"])
+    b.set(xlabel="depth $L$", ylabel="measured rate / Def. 1's ratio",
+          title="the loss's rate without the factor L, relative to Def. 1")
+    plot_loglog_rate(depths, table["max_layer_move"], ax=c, ref_slope=0.0, color=COLORS["tied"],
+                     label=r"farthest layer, $\max_{t,k}\|Z_k(t)-Z_k(0)\|$")
+    plot_loglog_rate(depths, table["all_weights_move"], ax=c, ref_slope=0.5, color=COLORS["ode"],
+                     label=r"all layers, $\max_t(\sum_k\|Z_k(t)-Z_k(0)\|^2)^{1/2}$")
+    c.set(xlabel="depth $L$", ylabel="distance moved", title=f"how far the weights moved, t ≤ {T:g}")
+    c.set_ylim(bottom=min(1.0, 0.9 * min(table["max_layer_move"])))     # a labelled tick below the lower curve
+    plot_loglog_rate(depths, table["speed"], ax=d, ref_slope=0.0, color=COLORS["smooth"],
+                     label=r"$\max_{t>0,k}\|dZ_k/dt\|/\sqrt{\ell^L}$")
+    d.set(xlabel="depth $L$", ylabel="speed constant", title="the speed constant of (6.19), over 0 < t < T")
+    for ax, key in ((a, "ratio"), (d, "speed")):
+        # a depth-independent quantity: show it on an axis spanning a factor of more than 8, as the other panels,
+        # so that its small drift is not magnified into an apparent trend
+        lo, hi = min(table[key]), max(table[key])
+        ax.set_ylim(lo / 3, hi * 3)
+    for ax in (a, b, c, d):
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+        ax.tick_params(axis="y", which="minor", labelsize=7)
+        ax.legend(fontsize=8)
+    axes[0, 0].figure.tight_layout()
+    if title:
+        axes[0, 0].figure.suptitle(title, y=1.02)
     return axes

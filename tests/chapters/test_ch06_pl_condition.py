@@ -109,6 +109,44 @@ def test_pl_constant_of_the_karimi_example():
     assert mu >= 0.12 > 1 / 16                       # the notebook's proof, and Karimi et al.'s 1/32 (ours: 1/16)
 
 
+def test_pl_ratio_local_min_refines_the_grid():
+    obj = ch.karimi_example()
+    mu_grid, x_grid = ch.pl_constant_on_points(obj, np.linspace(-50, 50, 200001))
+    mu_loc, x_loc = ch.pl_ratio_local_min(obj, float(x_grid[0]))
+    assert 0 <= mu_grid - mu_loc < 1e-6 and abs(x_loc - x_grid[0]) < 1e-3
+    # the ratio's derivative vanishes there (a minimum of a smooth function), by finite differences
+    f = lambda v: (2 * v + 3 * math.sin(2 * v)) ** 2 / (v ** 2 + 3 * math.sin(v) ** 2)
+    assert abs(f(x_loc + 1e-5) - f(x_loc - 1e-5)) / 2e-5 < 1e-4
+    # x^4: ratio 16 x^2 on [0.5, 1.5] is smallest at the left end
+    assert ch.pl_ratio_local_min(ch.quartic_example(), 1.0, half_width=0.5)[0] == pytest.approx(4.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("call, error, name", [
+    (lambda: ch.pl_ratio_local_min(ch.factorization_example(1.0), 1.0), ValueError, "one-dimensional"),
+    (lambda: ch.pl_ratio_local_min(ch.karimi_example(), "2"), TypeError, "x0"),
+    (lambda: ch.pl_ratio_local_min(ch.karimi_example(), 2.0, half_width=0.0), ValueError, "half_width"),
+    (lambda: ch.pl_ratio_local_min(ch.Objective("0", 1, lambda th: 0 * th.sum(-1), lambda th: 0 * th), 1.0),
+     ValueError, "minimisers"),
+])
+def test_pl_ratio_local_min_rejects_bad_arguments(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+
+def test_first_time_and_step_rates():
+    t = np.linspace(0, 1, 11)
+    assert ch.first_time(t, t > 0.45) == pytest.approx(0.5)
+    assert math.isnan(ch.first_time(t, t > 2))
+    with pytest.raises(ValueError, match="condition"):
+        ch.first_time(t, (t > 0.5).astype(int))
+    run = ch.gradient_flow(ch.Objective("x^2", 1, lambda th: th.pow(2).sum(-1), lambda th: 2 * th), 1.0,
+                           t_end=1.0, n_steps=100)
+    assert np.allclose(run.step_rates, 4.0, rtol=1e-8)           # l = e^{-4t}: every step has rate 4
+    zero = ch.Run(t=np.array([0.0, 1.0]), theta=np.zeros((2, 1)), loss=np.array([1.0, 0.0]), grad_sq=np.zeros(2))
+    with pytest.raises(ValueError, match="positive loss"):
+        zero.step_rates
+
+
 def test_pl_constant_ignores_minimisers_and_needs_a_positive_loss():
     mu, _ = ch.pl_constant_on_points(ch.quartic_example(), [0.0, 0.5, 1.0])
     assert mu == pytest.approx(16 * 0.25)
@@ -193,36 +231,67 @@ def test_pl_ratio_parts_paper_form_and_the_engine_record(data):
     assert rec.pl_ratio[0] == pytest.approx(parts["ratio"], rel=1e-10)        # what H.train records
 
 
-def test_layer_displacements_and_speed_constant(data):
-    x, y = data
+def test_layer_displacements(data):
     V0, W0 = torch.randn(4, 3, 5, dtype=torch.float64), torch.randn(4, 5, 3, dtype=torch.float64)
     V, W = V0 + 0.1 * torch.randn_like(V0), W0.clone()
     moved = ch.layer_displacements(V0, W0, V, W)
     assert np.allclose(moved, [float((V[k] - V0[k]).norm()) for k in range(4)])
-    net = H.make_resnet(6, 4, 5, kind="smooth", seed=3)
-    loss, g = H.autograd_gradients(net, x, y, "nd")
-    per_layer = (g.V.pow(2).sum(dim=(1, 2)) + g.W.pow(2).sum(dim=(1, 2))).sqrt()
-    assert ch.layer_speed_constant(net, x, y, "nd") == pytest.approx(6 * float(per_layer.max()) / math.sqrt(loss),
-                                                                      rel=1e-10)
     with pytest.raises(ValueError, match="V must have shape"):
         ch.layer_displacements(V0, W0, V[:3], W)
-    with pytest.raises(TypeError, match="net"):
-        ch.layer_speed_constant("net", x, y, "n")
 
 
-def test_end_of_run_measurements_and_rates(data):
+def test_snapshot_pairs():
+    assert ch.snapshot_pairs(10, 4) == [0, 1, 4, 5, 8, 9, 10]
+    assert ch.snapshot_pairs(2, 5) == [0, 1, 2]
+    with pytest.raises(ValueError, match="every"):
+        ch.snapshot_pairs(10, 0)
+    with pytest.raises(ValueError, match="steps"):
+        ch.snapshot_pairs(1, 1)
+
+
+def test_run_measurements_against_autograd(data):
+    # the speed read off a gradient step equals max_k L ||dl/dZ_k|| / sqrt(l) computed by autograd
+    x, y = data
+    net = H.make_resnet(5, 4, 6, kind="smooth", seed=4)             # V != 0: W moves too
+    steps = 12
+    rec = H.train(net, x, y, steps=steps, eta=0.002, normalization="n", snapshot_steps=ch.snapshot_pairs(steps, 5))
+    out = ch.run_measurements(rec)
+    assert np.allclose(out["t"], 0.002 * np.array([0, 1, 5, 6, 10, 11, 12]))
+    assert np.allclose(out["t_speed"], 0.002 * np.array([0, 5, 10, 11]))          # 11 and 12 are a pair too
+    for j, s in enumerate([0, 5, 10, 11]):
+        snap = rec.snapshots[s]
+        twin = H.ResNet.simple(snap["V"].clone(), snap["W"].clone(), activation=net.activation)
+        loss, g = H.autograd_gradients(twin, x, y, "n")
+        per_layer = (g.V.pow(2).sum(dim=(1, 2)) + g.W.pow(2).sum(dim=(1, 2))).sqrt()
+        assert out["speed"][j] == pytest.approx(5 * float(per_layer.max()) / math.sqrt(loss), rel=1e-9)
+    moved = ch.layer_displacements(net.V, net.W, rec.net.V, rec.net.W)
+    assert out["max_layer_move"][-1] == pytest.approx(moved.max())
+    assert out["rms_move"][-1] == pytest.approx(np.sqrt((moved ** 2).mean()))
+    assert out["all_weights_move"][-1] == pytest.approx(np.linalg.norm(moved))
+    assert out["max_layer_move"][0] == 0.0
+
+
+def test_run_measurements_rejects_bad_records(data):
+    x, y = data
+    net = H.make_resnet(3, 4, 5, kind="tied", V="zero", seed=0)
+    with pytest.raises(TypeError, match="record"):
+        ch.run_measurements("rec")
+    with pytest.raises(ValueError, match="snapshots"):
+        ch.run_measurements(H.train(net, x, y, steps=3, eta=0.05, normalization="n", snapshot_steps=[0, 3]))
+    with pytest.raises(ValueError, match="L_factor"):
+        ch.run_measurements(H.train(net, x, y, steps=3, eta=0.05, normalization="n", L_factor=False,
+                                    snapshot_steps=[0, 1, 3]))
+    with pytest.raises(ValueError, match="every layer"):
+        ch.run_measurements(H.train(net, x, y, steps=3, eta=0.05, normalization="n", snapshot_steps=[0, 1, 3],
+                                    snapshot_layers=[0]))
+
+
+def test_measured_rates(data):
     x, y = data
     net = H.make_resnet(4, 4, 6, kind="tied", V="zero", seed=0)
-    rec = H.train(net, x, y, steps=12, eta=0.05, normalization="n", record_pl=True, snapshot_steps=[0, 12])
-    out = ch.end_of_run_measurements(rec, x, y, "n")
-    moved = ch.layer_displacements(net.V, net.W, rec.net.V, rec.net.W)
-    assert out["max_layer_move"] == pytest.approx(moved.max()) and out["max_layer_move"] > 0
-    assert out["all_weights_move"] == pytest.approx(np.linalg.norm(moved))
-    assert out["loss"] == pytest.approx(rec.losses[-1], rel=1e-12)
+    rec = H.train(net, x, y, steps=12, eta=0.05, normalization="n", record_pl=True)
     rates = ch.measured_rates(rec)
     assert rates.shape == (12,) and rates[3] == pytest.approx(math.log(rec.losses[3] / rec.losses[4]) / 0.05)
-    with pytest.raises(ValueError, match="snapshots"):
-        ch.end_of_run_measurements(H.train(net, x, y, steps=3, eta=0.05, normalization="n"), x, y, "n")
     with pytest.raises(TypeError, match="record"):
         ch.measured_rates(rec.losses)
 
@@ -244,8 +313,18 @@ def test_plots_return_their_axes(data):
     x, y = data
     rec = H.train(H.make_resnet(3, 4, 5, kind="tied", V="zero", seed=0), x, y, steps=5, eta=0.05,
                   normalization="n", record_pl=True)
-    assert len(ch.plot_training_pl(rec)) == 2
+    assert len(ch.plot_training_pl(rec, burn_in=2)) == 3
+    with pytest.raises(ValueError, match="burn_in"):
+        ch.plot_training_pl(rec, burn_in=-1)
     rec.pl_ratio = None
     with pytest.raises(ValueError, match="record_pl"):
         ch.plot_training_pl(rec)
+    axes = ch.plot_objective(ch.karimi_example(), np.linspace(-4, 4, 81), mu=0.35, marks={"s": (-2.2, 2.2), "x0": 3.0})
+    assert axes[1].get_ylabel().startswith("PL ratio")
+    with pytest.raises(ValueError, match="one-dimensional"):
+        ch.plot_objective(ch.factorization_example(1.0), np.linspace(-1, 1, 5))
+    table = {k: [1.0, 2.0, 3.0] for k in ("ratio", "no_L", "max_layer_move", "all_weights_move", "speed")}
+    assert ch.plot_depth_sweep([4, 8, 16], table, T=1.0).shape == (2, 2)
+    with pytest.raises(ValueError, match="table"):
+        ch.plot_depth_sweep([4, 8, 16], {"ratio": [1.0, 2.0, 3.0]}, T=1.0)
     plt.close("all")
