@@ -16,14 +16,19 @@ Prop. 5 bounds from below (it keeps only the V-gradients).
 * :func:`sphere_data` -- i.i.d. inputs uniform on the sphere of radius sqrt(q) in R^d (Prop. 5), Gaussian targets;
 * :func:`hermite_coefficients` (:class:`HermiteExpansion`) -- the coefficients eta_r(sigma) of Appendix 8;
 * :func:`prop5_constants` -- c_1..c_4 of Appendix 8.5 from eta_r and the Lipschitz constant of sigma;
+* :func:`delta_terms` -- the three terms of the failure probability delta of Prop. 5 (Appendix 8.5);
+* :func:`long_time_conditions` -- Thm. 6's bound on the targets and Prop. 8's threshold on mu, at given sizes;
 * :func:`feature_matrix`, :func:`min_eigenvalues`, :func:`hermite_kernel`, :func:`plot_feature_spectrum` --
   the n x m feature matrix Phi = sigma(x A^T W^T / sqrt q) of the proof and lambda_min(Phi Phi^T) against m/n;
 * :func:`init_kernel`, :func:`kernel_pl_ratio`, :func:`lazy_plateau`, :func:`pl_ratio` -- the PL ratio at the
   initialisation in closed form (a tangent kernel) and at any parameters (by backprop);
 * :func:`summarize_run`, :func:`pl_picture` (:class:`PLPicture`), :func:`plot_pl_picture`, :func:`late_rate` --
   loss curve and PL ratio along training for one width ratio m/n (the figure an explorer of m/n redraws);
+  :func:`feature_change` -- how far a run moved W and the hidden states;
 * :func:`ball_pl_estimate` (:class:`BallEstimate`), :func:`plot_rates_vs_width` -- the smallest PL ratio found
-  in the ball of radius M around the initialisation (random points and descent on the ratio itself).
+  in the ball of radius M around the initialisation (random points, aimed points, descent on the ratio itself);
+  :func:`worst_kernel_shift` (:class:`KernelShift`) -- the largest decrease of lambda_min(K) a W-perturbation of
+  norm <= M can cause.
 
 Tensors: data ``x`` (n, d), ``y`` (n, d'); weights ``V`` (L, q, m), ``W`` (L, m, q), ``A`` (q, d), ``B`` (d', q).
 Time: gradient-flow time t = steps * eta.
@@ -41,7 +46,7 @@ from numpy.polynomial import hermite_e
 
 from .. import _validation as check_arg
 from ..activations import get_activation
-from ..adjoint import loss_and_gradients
+from ..adjoint import forward_backward_states, loss_and_gradients
 from ..config import auto_threads, num_threads
 from ..plotting import COLORS
 from ..resnet import ResNet, make_resnet
@@ -142,6 +147,61 @@ def prop5_constants(eta_r: float, K_sigma: float = 1.0) -> dict:
             "c2": 128 * K**2 * math.exp(2 * s2 * K) / e,
             "c3": min(e / (32 * s2 * K), 0.5),
             "c4": e**3 / (2**14 * K**2 * math.exp(6 * s2 * K))}
+
+
+def delta_terms(n: int, m: int, *, d: int, q: int, eta_r: float, r: int, M_sigma: float = 1.0, v_x2: float = 1.0,
+                chernoff: str = "paper") -> dict:
+    """The three terms of Prop. 5's probability of failure (Appendix 8.5; notebook 07, eq. (7.9)):
+
+        norm_W   = exp(-q m / 16)                                     (Lemma 20: ||W||_F <= sqrt(2 q m) fails)
+        chernoff = n exp(-3 m eta_r^2 / (64 M_sigma^2 n))             (Lemma 21, matrix Chernoff step, as printed)
+        overlap  = 2 n^2 exp(-(d / (2 v_x2)) (3 / (4 n))^(2 / r))     (Lemma 21, some |<u_i, u_j>| too large)
+
+    and ``total`` = their sum (a probability only when < 1). ``chernoff="tropp"`` replaces the middle exponent by
+    the one the simplified matrix Chernoff bound gives at t = 1/2 (Tropp 2012, exponent (1 - t)^2 lambda / (2R)):
+    ``n exp(-m eta_r^2 / (64 M_sigma^2 n))`` (notebook 07, note (a)). ``v_x2``: sub-Gaussian variance proxy of
+    sqrt(d/q) x_i; 1 for inputs uniform on the sphere (Ball 1997, Lemma 2.2). Raises ValueError/TypeError naming
+    the argument.
+
+    Example: ``delta_terms(32, 64, d=8, q=10, eta_r=0.148, r=3)["chernoff"]`` is about 31.9 (> 1: no guarantee).
+    """
+    n, m, d, q = (check_arg.positive_int(k, v) for k, v in (("n", n), ("m", m), ("d", d), ("q", q)))
+    r = check_arg.positive_int("r", r, minimum=2)
+    if isinstance(eta_r, bool) or not isinstance(eta_r, (int, float, np.floating)) or not math.isfinite(eta_r) \
+            or eta_r == 0:
+        raise ValueError(f"eta_r must be a non-zero finite Hermite coefficient, got {eta_r!r}")
+    M_sigma, v_x2 = check_arg.positive_float("M_sigma", M_sigma), check_arg.positive_float("v_x2", v_x2)
+    chernoff = check_arg.choice("chernoff", chernoff, ("paper", "tropp"))
+    rate = (3.0 if chernoff == "paper" else 1.0) * m * float(eta_r) ** 2 / (64 * M_sigma**2 * n)
+    terms = {"norm_W": math.exp(-q * m / 16),
+             "chernoff": n * math.exp(-rate),
+             "overlap": 2 * n**2 * math.exp(-d / (2 * v_x2) * (3 / (4 * n)) ** (2 / r))}
+    terms["total"] = sum(terms.values())
+    return terms
+
+
+def long_time_conditions(n: int, q: int, *, ell0: float, eta_r: float, K_sigma: float = 1.0) -> dict:
+    """How the proof of Thm. 6 (Appendix 8) turns Prop. 8's threshold on mu into a condition on the targets, at
+    given sizes, for the theory's initialisation (||A||_2 = ||B||_2 = 1) and inputs with ||x_i|| = sqrt(q):
+
+        M        = c_3 / sqrt(n q)                                                (Prop. 5's radius)
+        mu_lower = (1 + M) sqrt(q) * 8 / M * sqrt(ell0)    <=  max(M_B K, M_B M_X, M_A M_X) 8 e^K / M sqrt(ell0)
+        C_upper  = c_3^2 c_4^2 / (64 n^4 q^3 (1 + M)^2 q)  >=  c_3^2 c_4^2 / (64 n^4 q^3 max(...)^2 e^{2K})
+
+    -- Prop. 8's threshold on mu (its eq. (condition-mu), Appendix 7.2) is at least ``mu_lower`` and Thm. 6's bound
+    C on (1/n) sum ||y_i||^2 = ell0 is at most ``C_upper`` (both use only M_A = M_B = 1 + M, M_X = sqrt(q) and
+    K >= 0; the unknown K would make them stricter). ``ell0``: the initial loss (the mean ||y_i||^2, since F = 0 at
+    the initialisation). Returns ``{"M", "mu_lower", "C_upper", "mu_prop5"}`` (``mu_prop5 = c_4 / (n sqrt(n) q)``).
+    Raises ValueError/TypeError naming the argument.
+    """
+    n, q = check_arg.positive_int("n", n), check_arg.positive_int("q", q)
+    ell0 = check_arg.positive_float("ell0", ell0)
+    c = prop5_constants(eta_r, K_sigma)
+    M = c["c3"] / math.sqrt(n * q)
+    lead = (1 + M) * math.sqrt(q)
+    return {"M": M, "mu_lower": lead * 8 / M * math.sqrt(ell0),
+            "C_upper": c["c3"] ** 2 * c["c4"] ** 2 / (64 * n**4 * q**3 * lead**2),
+            "mu_prop5": c["c4"] / (n * math.sqrt(n) * q)}
 
 
 # -- the feature matrix of the proof -------------------------------------------------------------------------
@@ -251,7 +311,8 @@ def plot_feature_spectrum(m_over_n, curves: dict, *, limits: dict | None = None,
         if limits and label in limits:
             ax.axhline(limits[label], color=c, ls="--", lw=1)
     ax.axvline(1.0, color=COLORS["reference"], ls=":", lw=1)
-    ax.axhline(floor, color="0.6", lw=0.8, label="floor: 0 up to rounding (crosses)")
+    ax.axhline(floor, color="0.6", lw=0.8, label=f"floor: values with $|v| \\leq$ {zero_tol:.0e} (zero up to "
+               "rounding), drawn as crosses")
     _label_ratios(ax, r)
     ax.set_xlabel("width over sample size $m/n$")
     ax.set_ylabel(r"$\lambda_{\min}(\Phi\Phi^\top)/m$")
@@ -381,6 +442,26 @@ def summarize_run(record: TrainRecord, net0: ResNet, x: torch.Tensor, y: torch.T
                      excursion=_excursion(net0.V, net0.W, record.snapshots), record=record)
 
 
+def feature_change(record: TrainRecord, net0: ResNet, x: torch.Tensor) -> dict:
+    """How far a run moved the features away from those of the initialisation: ``{"W": max_k ||W_k(T) - W_k(0)||_F
+    / ||W_k(0)||_F, "h": max_k ||h_k(T) - h_0(T)||_F / ||h_0(T)||_F}`` with ``record.net`` the trained network (at
+    step T), ``net0`` the initial one and h_k(T) the hidden states (L+1, n, q) of ``x`` (n, d) through the trained
+    network. At the theory's initialisation both are 0 (V = 0: every h_k equals A x); a run that stays in a ball of
+    radius M keeps them of order M. Raises TypeError/ValueError naming ``record``, ``net0`` or ``x``."""
+    if not isinstance(record, TrainRecord):
+        raise TypeError(f"record must be a helpers.TrainRecord, got {type(record).__name__}")
+    net0 = _paper_net(net0)
+    net = record.net
+    if net.V.shape != net0.V.shape:
+        raise ValueError(f"record and net0 must be the same network: V shapes {tuple(net.V.shape)} and "
+                         f"{tuple(net0.V.shape)}")
+    with torch.no_grad():
+        dW = torch.linalg.vector_norm(net.W - net0.W, dim=(1, 2)) / torch.linalg.vector_norm(net0.W, dim=(1, 2))
+        _, h = net(x, return_states=True)
+        dh = torch.linalg.vector_norm(h - h[0], dim=(1, 2)) / torch.linalg.vector_norm(h[0])
+    return {"W": float(dW.max()), "h": float(dh.max())}
+
+
 def pl_picture(m_over_n: float, x: torch.Tensor, y: torch.Tensor, *, L: int = 8, steps: int = 2000,
                eta: float = 5.0, seed: int = 0, train_AB: bool = False, n_snapshots: int = 10) -> PLPicture:
     """Loss curve and PL ratio along training for one width ratio ``m/n`` (m = round(m_over_n * n), at least 1):
@@ -435,10 +516,11 @@ def plot_pl_picture(pictures, *, axes=None, title: str | None = None):
         ax_pl.semilogy(p.t[:-1], p.pl, color=c, label=f"$m/n = {p.m_over_n:g}$")
         if p.mu_init > 1e-14:
             ax_pl.axhline(p.mu_init, color=c, ls=":", lw=1.2)
-    ax_loss.set(xlabel="training time $t$ = steps $\\times\\,\\eta$", ylabel=r"$\ell(t)/\ell(0)$",
+    ax_loss.set(xlabel="training time $t$ = steps $\\times\\,\\tau$", ylabel=r"$\ell(t)/\ell(0)$",
                 title="loss (dashed: plateau of the null space of $\\Phi\\Phi^\\top$)")
     ax_pl.set(xlabel="training time $t$", ylabel=r"PL ratio $R(\theta(t))$",
-              title=r"PL ratio along the run (dotted: $\frac{4}{n}\lambda_{\min}(K)$ at $t=0$)")
+              title="PL ratio along the run (dotted: $\\frac{4}{n}\\lambda_{\\min}(K)$ at $t=0$;\n"
+                    "it is 0, not drawn, for $m < n$)")
     ax_loss.legend(fontsize=8)
     if title:
         ax_loss.figure.suptitle(title, y=1.0)
@@ -448,13 +530,81 @@ def plot_pl_picture(pictures, *, axes=None, title: str | None = None):
 
 # -- the PL constant over the ball of Def. 1 ------------------------------------------------------------------
 @dataclass
+class KernelShift:
+    """The largest decrease of ``lambda_min(K)``, ``K = Phi(W) Phi(W)^T / m`` the kernel (7.12) at V = 0, that a
+    tied perturbation ``W = W_bar + dW`` with ``||dW||_F <= radius`` was found to cause (:func:`worst_kernel_shift`):
+    ``lam0`` at W_bar, ``lam_worst`` at the worst dW found, ``first_order = radius * ||grad_W lambda_min||_F`` (the
+    largest decrease a linear function of dW can have on the ball), ``dW`` (m, q) the perturbation."""
+
+    radius: float
+    lam0: float
+    lam_worst: float
+    first_order: float
+    dW: torch.Tensor
+
+    @property
+    def relative_change(self) -> float:
+        """``(lam0 - lam_worst) / lam0``."""
+        return (self.lam0 - self.lam_worst) / self.lam0
+
+
+def _kernel_lam_min(net, x, W):
+    phi = net.sigma(x @ net.A.T @ W.T * net.inner_scale)
+    return torch.linalg.eigvalsh(phi @ phi.T / W.shape[0])[0]
+
+
+def worst_kernel_shift(net: ResNet, x: torch.Tensor, *, radius: float, steps: int = 40) -> KernelShift:
+    """Search for the W-perturbation of the ball that lowers the worst-case PL ratio at V = 0 the most: minimise
+    ``lambda_min(K(W_bar + dW))`` over tied ``dW`` (m, q) with ``||dW||_F <= radius`` by projected gradient descent
+    (gradient of the eigenvalue by autograd through ``eigvalsh``; start at the first-order worst point
+    ``-radius * g / ||g||``, then ``steps`` normalised steps of size radius/10, each projected radially back onto
+    the ball; the best point visited is kept).
+
+    Why tied suffices at V = 0: there every h_k = A x and the V-part of Def. 1's left side is ``(4/n^2) tr(r^T K r)``
+    with K the *average* over layers of ``Phi(W_k) Phi(W_k)^T / m``; lambda_min is concave, so the average is no
+    worse than its worst layer, which a tied perturbation reproduces. ``net``: a paper-form network at the
+    theory's initialisation with ``m >= n`` (for m < n, lambda_min(K) = 0 at every W: ValueError naming ``net``);
+    ``x`` (n, d). Returns a :class:`KernelShift`. Raises TypeError/ValueError naming the argument.
+    """
+    net = _paper_net(net)
+    init_kernel(net, x)                                        # checks the initialisation and x
+    radius = check_arg.positive_float("radius", radius)
+    steps = check_arg.positive_int("steps", steps, minimum=0)
+    if net.m < x.shape[0]:
+        raise ValueError(f"net has width m = {net.m} < n = {x.shape[0]}: lambda_min(Phi Phi^T) = 0 at every W, "
+                         "there is nothing to lower; worst_kernel_shift needs m >= n")
+    W0 = net.W[0].detach()
+
+    def value_and_grad(dW):
+        dW = dW.detach().clone().requires_grad_(True)
+        lam = _kernel_lam_min(net, x, W0 + dW)
+        (g,) = torch.autograd.grad(lam, dW)
+        return float(lam.detach()), g
+
+    with num_threads(auto_threads(net, x.shape[0])):
+        lam0, g0 = value_and_grad(torch.zeros_like(W0))
+        first_order = radius * float(g0.norm())
+        dW = -radius * g0 / g0.norm().clamp_min(1e-300)
+        best_lam, best = lam0, torch.zeros_like(W0)
+        for _ in range(steps + 1):
+            lam, g = value_and_grad(dW)
+            if lam < best_lam:
+                best_lam, best = lam, dW.clone()
+            dW = dW - radius / 10 * g / g.norm().clamp_min(1e-300)
+            dW = dW * min(1.0, radius / max(float(dW.norm()), 1e-300))
+    return KernelShift(radius=radius, lam0=lam0, lam_worst=best_lam, first_order=first_order, dW=best)
+
+
+@dataclass
 class BallEstimate:
     """The smallest PL ratio found in the ball ``{sup_k ||Z_k - Z_k(0)|| <= radius}`` (A, B at their initial
     values): ``random`` (n_random,) the ratios at random points; ``aimed``: the ratio at the point the initial
     kernel predicts to be worst; ``descent`` (at most descent_steps + 1,) the ratios along projected descent on
-    ``log R`` from the best random point (it stops early when backtracking finds no decrease); ``minimum``: the
-    smallest of all -- an *upper* estimate of the local PL constant mu over the ball (the true constant is the
-    infimum over every point); ``farthest``: the largest layer distance of the final descent point."""
+    ``log R`` from the best random point (it stops early when backtracking finds no decrease); ``aimed_W``: the
+    ratio at the aimed point built on the worst tied W-perturbation of norm radius/2 (:func:`worst_kernel_shift`;
+    NaN when m < n, where the kernel is singular anyway); ``minimum``: the smallest of all -- an *upper* estimate
+    of the local PL constant mu over the ball (the true constant is the infimum over every point); ``farthest``:
+    the largest layer distance of the final descent point."""
 
     radius: float
     random: np.ndarray
@@ -462,6 +612,7 @@ class BallEstimate:
     descent: np.ndarray
     minimum: float
     farthest: float
+    aimed_W: float = float("nan")
 
 
 def _ratio_autograd(V, W, net, x, y):
@@ -505,9 +656,16 @@ def ball_pl_estimate(net: ResNet, x: torch.Tensor, y: torch.Tensor, *, radius: f
     1. ``n_random`` random points: each layer's ``(dV_k, dW_k)`` a random Gaussian direction, the radius shared
        between V and W at random, scaled by a random fraction of ``radius`` (every other point tied across k);
     2. the *aimed* point: the tied dV that, to first order, makes the residual point along the worst direction
-       of the initial kernel K = Phi Phi^T / m (:func:`init_kernel`);
+       of the initial kernel K = Phi Phi^T / m (:func:`init_kernel`): with S the span of the k bottom eigenvectors
+       of K (k as small as a budget ||dV||_F <= radius/2 allows), ``dV = sqrt(m) (Phi^+ (y - P_S y) B)^T`` makes
+       the output, to first order ``Phi dV^T B^T / sqrt(m)``, equal ``y - P_S y``, so the residual is ``-P_S y``
+       and its Rayleigh quotient at most (4/n) lambda_k; and the same point built on the worst tied W-perturbation
+       of norm radius/2 (:func:`worst_kernel_shift`), when m >= n;
     3. ``descent_steps`` steps of projected descent on ``log R`` (gradients by autograd through the gradient
-       itself) from the best random point, with backtracking.
+       itself) from the best random point: a step of length s along the normalised gradient, then each layer's
+       ``(dV_k, dW_k)`` scaled radially back onto ``||dV_k||_F + ||dW_k||_F <= radius``; s starts at radius/4, is
+       multiplied by 1.5 after an accepted step (one that lowers R) and halved otherwise (backtracking), and the
+       descent stops when s falls below radius / 10^4.
 
     The result is an upper estimate of mu over the ball: a search never proves that no point is worse.
     ``net``: a paper-form network at the theory's initialisation; ``x`` (n, d), ``y`` (n, d').
@@ -537,6 +695,11 @@ def ball_pl_estimate(net: ResNet, x: torch.Tensor, y: torch.Tensor, *, radius: f
     random = np.array([pl_ratio(at(*p), x, y) for p in points])
     dV_aim = _aimed_point(net, x, y, radius)
     aimed = pl_ratio(at(dV_aim, torch.zeros_like(W0)), x, y)
+    aimed_W = float("nan")
+    if net.m >= x.shape[0]:                                   # the aimed point on the worst W of norm radius/2
+        dW_bad = worst_kernel_shift(net, x, radius=radius / 2).dW.expand(L, -1, -1).clone()
+        dV_bad = _aimed_point(at(torch.zeros_like(V0), dW_bad), x, y, radius)      # ||dV|| <= radius/2
+        aimed_W = pl_ratio(at(*_project(dV_bad, dW_bad, radius)), x, y)
     best = points[int(np.argmin(random))]
     dV, dW = best[0].clone(), best[1].clone()
     path = [float(random.min())]
@@ -563,7 +726,8 @@ def ball_pl_estimate(net: ResNet, x: torch.Tensor, y: torch.Tensor, *, radius: f
     far = float((torch.linalg.vector_norm(dV, dim=(1, 2)) + torch.linalg.vector_norm(dW, dim=(1, 2))).max())
     descent = np.array(path)
     return BallEstimate(radius=radius, random=random, aimed=aimed, descent=descent,
-                        minimum=float(min(random.min(), aimed, descent.min())), farthest=far)
+                        minimum=float(np.nanmin([random.min(), aimed, descent.min(), aimed_W])), farthest=far,
+                        aimed_W=aimed_W)
 
 
 def plot_rates_vs_width(m_over_n, *, late_rate, trajectory_min, ball, mu_init, zero_tol: float = 1e-8, ax=None,
@@ -574,7 +738,7 @@ def plot_rates_vs_width(m_over_n, *, late_rate, trajectory_min, ball, mu_init, z
     (a ratio at a stationary point comes out near 1e-13): they are drawn with crosses on a floor line. All
     arguments: sequences aligned with ``m_over_n``. Returns the axes."""
     r = check_arg.as_float_array("m_over_n", m_over_n).ravel()
-    series = {"late rate of $\\ell(t)$ (fit)": (late_rate, "o-", COLORS["tied"]),
+    series = {"late rate of $\\ell(t)$ (fit on $[T/2, T]$)": (late_rate, "o-", COLORS["tied"]),
               "min of $R$ along the run": (trajectory_min, "s--", COLORS["smooth"]),
               "min of $R$ found in the ball": (ball, "v-", COLORS["iid"]),
               r"$\frac{4}{n}\lambda_{\min}(K)$ at $t = 0$": (mu_init, "d:", COLORS["ode"])}
@@ -594,7 +758,8 @@ def plot_rates_vs_width(m_over_n, *, late_rate, trajectory_min, ball, mu_init, z
         if low.any():
             ax.loglog(r[low], np.full(low.sum(), floor), "x", color=color, ms=9)
     ax.axvline(1.0, color=COLORS["reference"], ls=":", lw=1)
-    ax.axhline(floor, color="0.6", lw=0.8, label="floor: 0 up to rounding (crosses)")
+    ax.axhline(floor, color="0.6", lw=0.8, label=f"floor: values below {zero_tol:.0e} $\\times$ the largest "
+               "(zero up to rounding), drawn as crosses")
     _label_ratios(ax, r)
     ax.set_xlabel("width over sample size $m/n$")
     ax.set_ylabel("rate, or PL ratio (same units: 1 / time)")

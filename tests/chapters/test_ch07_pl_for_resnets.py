@@ -117,6 +117,45 @@ def test_prop5_constants_refuse_bad_arguments(kw, match):
         ch.prop5_constants(**args)
 
 
+def test_delta_terms_follow_the_appendix_formula():
+    n, m, d, q, e, r = 32, 64, 8, 10, 0.148, 3
+    t = ch.delta_terms(n, m, d=d, q=q, eta_r=-e, r=r)
+    assert math.isclose(t["norm_W"], math.exp(-q * m / 16))
+    assert math.isclose(t["chernoff"], n * math.exp(-3 * m * e**2 / (64 * n)))
+    assert math.isclose(t["overlap"], 2 * n**2 * math.exp(-d / 2 * (3 / (4 * n)) ** (2 / r)))
+    assert math.isclose(t["total"], t["norm_W"] + t["chernoff"] + t["overlap"])
+    tr = ch.delta_terms(n, m, d=d, q=q, eta_r=e, r=r, chernoff="tropp", M_sigma=2.0, v_x2=3.0)
+    assert math.isclose(math.log(n / tr["chernoff"]), m * e**2 / (64 * 4 * n))          # a third of the exponent...
+    assert math.isclose(math.log(n / ch.delta_terms(n, m, d=d, q=q, eta_r=e, r=r, M_sigma=2.0)["chernoff"]),
+                        3 * m * e**2 / (64 * 4 * n))                                    # ...of the printed one
+    assert math.isclose(tr["overlap"], 2 * n**2 * math.exp(-d / 6 * (3 / (4 * n)) ** (2 / r)))
+
+
+@pytest.mark.parametrize("kw, error, match", [
+    (dict(r=1), ValueError, "r must"), (dict(chernoff="exact"), ValueError, "chernoff"),
+    (dict(eta_r=0.0), ValueError, "eta_r"), (dict(v_x2=0.0), ValueError, "v_x2"), (dict(d=2.5), TypeError, "d must"),
+])
+def test_delta_terms_refuse_bad_arguments(kw, error, match):
+    args = dict(d=8, q=10, eta_r=0.1, r=3) | kw
+    with pytest.raises(error, match=match):
+        ch.delta_terms(32, 64, **args)
+
+
+def test_long_time_conditions_turn_props_8_and_5_into_a_bound_on_the_targets():
+    """Thm. 6's C is the l(0) at which Prop. 8's threshold equals Prop. 5's mu (the proof of Thm. 6)."""
+    n, q, e = 32, 10, 0.148
+    first = ch.long_time_conditions(n, q, ell0=1e-12, eta_r=e)
+    c = ch.prop5_constants(e)
+    assert math.isclose(first["M"], c["c3"] / math.sqrt(n * q))
+    assert math.isclose(first["mu_prop5"], c["c4"] / (n * math.sqrt(n) * q))
+    at_C = ch.long_time_conditions(n, q, ell0=first["C_upper"], eta_r=e)
+    assert math.isclose(at_C["mu_lower"], first["mu_prop5"], rel_tol=1e-12)
+    M = first["M"]
+    assert math.isclose(first["mu_lower"], (1 + M) * math.sqrt(q) * 8 / M * 1e-6)     # sqrt(l(0)) = 1e-6
+    with pytest.raises(ValueError, match="ell0"):
+        ch.long_time_conditions(n, q, ell0=0.0, eta_r=e)
+
+
 # -- the feature matrix ----------------------------------------------------------------------------------------
 def test_feature_matrix_is_sigma_of_the_first_preactivations(data):
     x, _ = data
@@ -283,13 +322,15 @@ def test_ball_estimate_stays_in_the_ball_and_finds_the_kernels_worst_case(data):
     wide, narrow = paper_net(3 * N), paper_net(N // 2)
     est = ch.ball_pl_estimate(wide, x, y, radius=M, n_random=6, descent_steps=3, seed=0)
     mu0 = 4 / N * float(torch.linalg.eigvalsh(ch.init_kernel(wide, x))[0])
-    assert est.minimum == min(est.random.min(), est.aimed, est.descent.min())
+    assert est.minimum == min(est.random.min(), est.aimed, est.descent.min(), est.aimed_W)
     assert 0.9 * mu0 <= est.minimum <= 1.1 * mu0
+    assert 0.9 * mu0 <= est.aimed_W <= 1.1 * mu0                  # the worst W of norm M/2 moves it by O(M)
     assert est.farthest <= M * (1 + 1e-9) and len(est.random) == 6 and len(est.descent) <= 4
     assert np.all(np.diff(est.descent) < 0)                       # descent only accepts decreases
     assert est.minimum <= ch.pl_ratio(wide, x, y)                 # the centre's ratio is no lower
     est_narrow = ch.ball_pl_estimate(narrow, x, y, radius=M, n_random=4, descent_steps=0, seed=0)
     assert est_narrow.minimum < 1e-8 * est.minimum and len(est_narrow.descent) == 1
+    assert math.isnan(est_narrow.aimed_W)                          # m < n: no W search (the kernel is singular)
 
 
 def test_projection_keeps_each_layer_in_the_ball():
@@ -320,6 +361,46 @@ def test_ball_estimate_refuses_wrong_targets(data):
     x, y = data
     with pytest.raises(ValueError, match="y must have shape"):
         ch.ball_pl_estimate(paper_net(8), x, y[:, :1], radius=1e-4)
+
+
+def test_worst_kernel_shift_stays_in_the_ball_and_matches_finite_differences(data):
+    x, _ = data
+    net = paper_net(3 * N)
+    M = 1e-3
+    ks = ch.worst_kernel_shift(net, x, radius=M, steps=10)
+    lam_of = lambda W: float(torch.linalg.eigvalsh(
+        torch.tanh(x @ net.A.T @ W.T / math.sqrt(Q)) @ torch.tanh(x @ net.A.T @ W.T / math.sqrt(Q)).T / W.shape[0])[0])
+    W0 = net.W[0]
+    assert math.isclose(ks.lam0, float(torch.linalg.eigvalsh(ch.init_kernel(net, x))[0]), rel_tol=1e-12)
+    assert float(ks.dW.norm()) <= M * (1 + 1e-9) and ks.lam_worst < ks.lam0
+    assert math.isclose(ks.lam_worst, lam_of(W0 + ks.dW), rel_tol=1e-10)
+    # the first-order estimate M ||grad lambda_min||, by central differences along the direction found
+    u, h = ks.dW / ks.dW.norm(), 1e-6
+    slope = (lam_of(W0 + h * u) - lam_of(W0 - h * u)) / (2 * h)
+    assert math.isclose(-slope * M, ks.first_order, rel_tol=1e-3)
+    assert 0.9 < (ks.lam0 - ks.lam_worst) / ks.first_order < 1.1 and 0 < ks.relative_change < 0.05
+    with pytest.raises(ValueError, match="m = 6 < n = 12"):
+        ch.worst_kernel_shift(paper_net(N // 2), x, radius=M)
+    with pytest.raises(ValueError, match="radius"):
+        ch.worst_kernel_shift(net, x, radius=-1.0)
+
+
+def test_feature_change_measures_how_far_w_and_the_hidden_states_moved(data):
+    x, y = data
+    net0 = paper_net(8)
+    rec = H.train(net0, x, y * 1e5, steps=20, eta=0.5, normalization="n", train_AB=False)
+    fc = ch.feature_change(rec, net0, x)
+    dW = max(float((rec.net.W[k] - net0.W[k]).norm() / net0.W[k].norm()) for k in range(L))
+    _, h = rec.net(x, return_states=True)
+    dh = max(float((h[k] - h[0]).norm() / h[0].norm()) for k in range(L + 1))
+    assert math.isclose(fc["W"], dW, rel_tol=1e-12) and math.isclose(fc["h"], dh, rel_tol=1e-12)
+    assert fc["W"] > 0 and fc["h"] > 0
+    tiny = ch.feature_change(H.train(net0, x, y, steps=2, eta=0.5, normalization="n", train_AB=False), net0, x)
+    assert tiny["W"] < 1e-6 and tiny["h"] < 1e-6
+    with pytest.raises(TypeError, match="record"):
+        ch.feature_change("rec", net0, x)
+    with pytest.raises(ValueError, match="same network"):
+        ch.feature_change(rec, paper_net(9), x)
 
 
 # -- figures ------------------------------------------------------------------------------------------------------------
