@@ -37,8 +37,13 @@ def depth_distance(V: torch.Tensor, W: torch.Tensor, V_ref: torch.Tensor, W_ref:
 
         ( (1/L) sum_k ||Z_k - Z^ref_{k L_ref / L}||^2 )^{1/2},   ||Z|| = ||V||_F + ||W||_F,
 
-    comparing each layer with the reference layer at the same depth s = k/L (k = 1..L). (The authors'
-    script pairs index k-1 with k-1 times L_ref/L, one reference cell earlier: an O(1/L) shift.)
+    comparing layer k (k = 1..L) with reference layer k L_ref / L, both at Prop. 2's depth s = k/L
+    (V_k = V(k/L)). The authors' script (``V_true[int(i * N / len(V[t]))]``, i = k - 1, N = L_ref) pairs
+    layer k with reference layer (k - 1) L_ref / L + 1, at s = (k - 1)/L + 1/L_ref: L_ref/L - 1 reference
+    cells, i.e. 1/L - 1/L_ref in s -- about one coarse layer -- before Prop. 2's sampling and the paper's
+    Z^L(s) = Z_{floor((L-1)s)+1}. The script's pairing is exact for the left-endpoint convention of
+    ``helpers.ode.table_index`` (layer k on [(k-1)/L, k/L)). The two conventions differ by O(1/L) in s:
+    the rate is the same, but since the distance is itself O(1/L), its values can change by an O(1) factor.
     """
     for name, t in (("V", V), ("W", W), ("V_ref", V_ref), ("W_ref", W_ref)):
         check_arg.tensor(name, t, ndim=3)
@@ -64,7 +69,7 @@ class SlopeFit:
 
     def __str__(self) -> str:
         err = "" if math.isnan(self.stderr) else f" ± {self.stderr:.2f}"
-        return f"slope {self.slope:.2f}{err}"
+        return f"slope {round(self.slope, 2) + 0.0:.2f}{err}"      # + 0.0: never "-0.00"
 
 
 def fit_loglog_slope(x, y) -> SlopeFit:

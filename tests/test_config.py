@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import helpers as H
-from helpers.config import get_device
+from helpers.config import get_device, num_threads
 from helpers import config
 
 
@@ -57,11 +57,11 @@ def test_num_threads_restores_the_setting_and_validates():
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        with H.num_threads(1):
+        with num_threads(1):
             assert torch.get_num_threads() == 1
         assert torch.get_num_threads() == 2
         with pytest.raises(ValueError, match="num_threads must be an integer >= 1, got 0"):
-            with H.num_threads(0):
+            with num_threads(0):
                 pass
     finally:
         torch.set_num_threads(before)

@@ -2,11 +2,12 @@ import pytest
 import torch
 
 import helpers as H
+from helpers.memory import SavedTensorMeter
 
 
 def test_meter_counts_saved_tensors_once_per_storage_and_releases_them():
     w = torch.randn(3, dtype=torch.float64, requires_grad=True)
-    with H.SavedTensorMeter(ignore=[w]) as meter:
+    with SavedTensorMeter(ignore=[w]) as meter:
         loss = (w.exp() * w).sum()              # exp saves its output (24 bytes), the product saves it again
         assert meter.live_bytes == 24 and meter.n_saved >= 2
         loss.backward()
@@ -28,7 +29,7 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match="fn"):
         H.peak_saved_bytes(3)
     with pytest.raises(TypeError, match="ignore"):
-        H.SavedTensorMeter(ignore=[1.0])
+        SavedTensorMeter(ignore=[1.0])
 
 
 def test_peak_saved_bytes_sees_a_graph_released_before_the_next_one():

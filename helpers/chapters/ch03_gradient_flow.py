@@ -324,9 +324,9 @@ def flow_speed(grads, *, L_factor: bool = True) -> float:
 
 def plot_loss_vs_time(records: dict, *, ax=None, title: str | None = None, logy: bool = True):
     """Loss against gradient-flow time ``t = step * eta``, one curve per depth, coloured from shallow to deep:
-    ``records = {L: H.TrainRecord}`` (the results of :func:`helpers.train`). Returns the axes."""
+    ``records = {L: helpers.train.TrainRecord}`` (the results of :func:`helpers.train`). Returns the axes."""
     if not isinstance(records, dict) or not records:
-        raise ValueError(f"records must be a non-empty dict {{L: H.TrainRecord}}, got {records!r:.60}")
+        raise ValueError(f"records must be a non-empty dict {{L: helpers.train.TrainRecord}}, got {records!r:.60}")
     for L, rec in records.items():
         if not isinstance(rec, TrainRecord):
             raise TypeError(f"records[{L!r}] must be a helpers.TrainRecord (what H.train returns), "

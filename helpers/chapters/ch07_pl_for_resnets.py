@@ -13,9 +13,10 @@ initialisation ``A = (I_d; 0)``, ``B = (0, I_d')``, ``V_k = 0``, ``W_k = W ~ N(0
 or its residual part ``L sum_k ||dl/dZ_k||^2 / l`` when A and B are not trained -- the part the proof of
 Prop. 5 bounds from below (it keeps only the V-gradients).
 
-* :func:`sphere_data` -- i.i.d. inputs uniform on the sphere of radius sqrt(q) in R^d (Prop. 5), Gaussian targets;
-* :func:`hermite_coefficients` (:class:`HermiteExpansion`) -- the coefficients eta_r(sigma) of Appendix 8;
-* :func:`prop5_constants` -- c_1..c_4 of Appendix 8.5 from eta_r and the Lipschitz constant of sigma;
+The data of Prop. 5 (:func:`helpers.sphere_data`), the Hermite coefficients eta_r(sigma) of Appendix 8
+(:func:`helpers.hermite_coefficients`) and the constants c_1..c_4 of Appendix 8.5 (:func:`helpers.prop5_constants`)
+are in the engine (notebook 08 uses them too). Here:
+
 * :func:`delta_terms` -- the three terms of the failure probability delta of Prop. 5 (Appendix 8.5);
 * :func:`long_time_conditions` -- Thm. 6's bound on the targets and Prop. 8's threshold on mu, at given sizes;
 * :func:`feature_matrix`, :func:`min_eigenvalues`, :func:`hermite_kernel`, :func:`plot_feature_spectrum` --
@@ -42,113 +43,17 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from numpy.polynomial import hermite_e
 
 from .. import _validation as check_arg
-from ..activations import get_activation
 from ..adjoint import forward_backward_states, loss_and_gradients
 from ..config import auto_threads, num_threads
+from ..pl import prop5_constants
 from ..plotting import COLORS
 from ..resnet import ResNet, make_resnet
 from ..train import TrainRecord, train
 
 
-# -- data ---------------------------------------------------------------------------------------------
-def sphere_data(n: int, d: int, d_out: int, *, q: int, target_scale: float, seed: int, dtype=torch.float64):
-    """Prop. 5's inputs and some targets: ``x`` (n, d) with rows i.i.d. uniform on the sphere of radius
-    ``sqrt(q)`` (so that ``||x_i|| = sqrt(q)``), ``y`` (n, d_out) with i.i.d. N(0, target_scale^2) entries.
-
-    With ``||x_i|| = sqrt(q)`` every pre-activation ``<w, A x_i> / sqrt(q)`` of the initial network is a standard
-    Gaussian for a Gaussian row w -- the normalisation under which the Hermite coefficients of sigma enter.
-    Raises TypeError/ValueError naming the argument.
-
-    Example: ``x, y = sphere_data(32, 8, 2, q=10, target_scale=1e-6, seed=0)``; ``x.norm(dim=1)`` is all sqrt(10).
-    """
-    n, d, d_out = (check_arg.positive_int(k, v) for k, v in (("n", n), ("d", d), ("d_out", d_out)))
-    q = check_arg.positive_int("q", q)
-    if q < d + d_out:
-        raise ValueError(f"q must be >= d + d_out = {d + d_out} (Prop. 5), got q = {q}")
-    target_scale = check_arg.positive_float("target_scale", target_scale)
-    check_arg.float_dtype("dtype", dtype)
-    gen = torch.Generator().manual_seed(check_arg.positive_int("seed", seed, minimum=0))
-    x = torch.randn(n, d, generator=gen, dtype=torch.float64)
-    x = x / x.norm(dim=1, keepdim=True) * math.sqrt(q)
-    y = target_scale * torch.randn(n, d_out, generator=gen, dtype=torch.float64)
-    return x.to(dtype), y.to(dtype)
-
-
-# -- Hermite coefficients (Appendix 8) --------------------------------------------------------------------
-@dataclass
-class HermiteExpansion:
-    """``coefficients[r] = eta_r(sigma) = E[sigma(Z) h_r(Z)]``, Z ~ N(0, 1), with the normalised probabilists'
-    Hermite polynomials ``h_r = He_r / sqrt(r!)`` (orthonormal for the Gaussian weight, Appendix 8), and
-    ``second_moment = E[sigma(Z)^2]``, which equals ``sum_r eta_r^2`` (Parseval)."""
-
-    activation: str
-    coefficients: np.ndarray
-    second_moment: float
-
-    def first_nonzero(self, min_order: int = 2, tol: float = 1e-10) -> int:
-        """The smallest order r >= ``min_order`` with ``|eta_r| > tol`` (ValueError if none up to r_max)."""
-        min_order = check_arg.positive_int("min_order", min_order, minimum=0)
-        for r in range(min_order, len(self.coefficients)):
-            if abs(self.coefficients[r]) > tol:
-                return r
-        raise ValueError(f"no Hermite coefficient of order >= {min_order} above {tol} up to r_max = "
-                         f"{len(self.coefficients) - 1} for {self.activation!r}")
-
-
-def hermite_coefficients(activation: str, r_max: int = 12, n_nodes: int = 200) -> HermiteExpansion:
-    """Hermite coefficients ``eta_0..eta_{r_max}`` (notebook 07, eq. (7.6)) of the course's activation
-    ``activation`` (``"tanh"``, ``"gelu"``, ``"relu"``, ``"identity"``), by Gauss--Hermite quadrature with
-    ``n_nodes`` nodes (``numpy.polynomial.hermite_e.hermegauss``, weight exp(-z^2/2)):
-
-        eta_r(sigma) = (1/sqrt(2 pi)) int sigma(z) h_r(z) exp(-z^2/2) dz,   h_r = He_r / sqrt(r!).
-
-    Accurate to ~1e-12 for smooth sigma (tanh, GELU) with the defaults; for ReLU (a kink at 0) only to a few
-    digits. Raises ValueError/TypeError naming ``activation``, ``r_max`` or ``n_nodes``.
-
-    Example: ``hermite_coefficients("tanh").first_nonzero(2) == 3`` (tanh is odd: its even coefficients vanish).
-    """
-    sigma = get_activation(activation)
-    r_max = check_arg.positive_int("r_max", r_max, minimum=0)
-    n_nodes = check_arg.positive_int("n_nodes", n_nodes, minimum=r_max + 2)
-    z, w = hermite_e.hermegauss(n_nodes)
-    w = w / math.sqrt(2 * math.pi)
-    values = sigma(torch.as_tensor(z, dtype=torch.float64)).numpy()
-    coef = np.empty(r_max + 1)
-    for r in range(r_max + 1):
-        basis = np.zeros(r + 1)
-        basis[r] = 1.0
-        coef[r] = np.sum(w * values * hermite_e.hermeval(z, basis)) / math.sqrt(math.factorial(r))
-    return HermiteExpansion(sigma.name, coef, float(np.sum(w * values**2)))
-
-
-def prop5_constants(eta_r: float, K_sigma: float = 1.0) -> dict:
-    """The constants of Prop. 5 as its proof gives them (Appendix 8.5; notebook 07, eq. (7.8)), for an activation
-    with Lipschitz constant ``K_sigma`` and a non-zero Hermite coefficient ``eta_r`` of order r >= 2 (its absolute
-    value is used):
-
-        c_1 = max(2^10 K^2 e^{4 sqrt2 K} / eta_r^2, 1)      (width:  m >= c_1 n)
-        c_2 = 128 K^2 e^{2 sqrt2 K} / eta_r                 (depth:  L >= c_2 sqrt(n q))
-        c_3 = min(eta_r / (32 sqrt2 K), 1/2)                (radius: M  = c_3 / sqrt(n q))
-        c_4 = eta_r^3 / (2^14 K^2 e^{6 sqrt2 K})            (PL:     mu = c_4 / (n sqrt(n) q))
-
-    Returns ``{"c1": ..., "c2": ..., "c3": ..., "c4": ...}``. Raises ValueError naming ``eta_r`` or ``K_sigma``.
-
-    Example: for tanh (K = 1, eta_3 = -0.148), ``prop5_constants(-0.148)["c1"]`` is about 1.3e7.
-    """
-    if isinstance(eta_r, bool) or not isinstance(eta_r, (int, float, np.floating)) or not math.isfinite(eta_r) \
-            or eta_r == 0:
-        raise ValueError(f"eta_r must be a non-zero finite Hermite coefficient, got {eta_r!r}")
-    e, K = abs(float(eta_r)), check_arg.positive_float("K_sigma", K_sigma)
-    s2 = math.sqrt(2.0)
-    return {"c1": max(2**10 * K**2 * math.exp(4 * s2 * K) / e**2, 1.0),
-            "c2": 128 * K**2 * math.exp(2 * s2 * K) / e,
-            "c3": min(e / (32 * s2 * K), 0.5),
-            "c4": e**3 / (2**14 * K**2 * math.exp(6 * s2 * K))}
-
-
+# -- Prop. 5's probability and Thm. 6's conditions (Appendix 8.5) ----------------------------------------
 def delta_terms(n: int, m: int, *, d: int, q: int, eta_r: float, r: int, M_sigma: float = 1.0, v_x2: float = 1.0,
                 chernoff: str = "paper") -> dict:
     """The three terms of Prop. 5's probability of failure (Appendix 8.5; notebook 07, eq. (7.9)):
@@ -470,14 +375,15 @@ def pl_picture(m_over_n: float, x: torch.Tensor, y: torch.Tensor, *, L: int = 8,
         net = make_resnet(L, q, m, kind="tied", V="zero", activation="tanh", form="paper", d=d, d_out=d', seed=seed)
         rec = train(net, x, y, steps=steps, eta=eta, normalization="n", train_AB=train_AB, record_pl=True, ...)
 
-    with q = d + d' -- summarised by :func:`summarize_run`. ``x`` (n, d), ``y`` (n, d'), e.g. from :func:`sphere_data`.
-    Gradient descent is stable while ``eta * (2/n) lambda_max(K) < 2`` (K of :func:`init_kernel`). The default
-    eta = 5 suits notebook 07's sizes (n = 32, d = 8, A and B frozen: ``(2/n) lambda_max(Phi Phi^T / m) ~ 0.2-0.3``);
-    fewer samples per input dimension make ``lambda_max`` larger (e.g. n = 12, d = 4 needs eta <= 4), and with A and
-    B trained ``2 x x^T`` adds directions about 50 times stiffer: use eta <= 0.1 there. Raises as
-    :func:`helpers.make_resnet` and :func:`helpers.train` (TrainingDivergedError for too large a step).
+    with q = d + d' -- summarised by :func:`summarize_run`. ``x`` (n, d), ``y`` (n, d'), e.g. from
+    :func:`helpers.sphere_data`. Gradient descent is stable while ``eta * (2/n) lambda_max(K) < 2`` (K of
+    :func:`init_kernel`). The default eta = 5 suits notebook 07's sizes (n = 32, d = 8, A and B frozen:
+    ``(2/n) lambda_max(Phi Phi^T / m) ~ 0.2-0.3``); fewer samples per input dimension make ``lambda_max`` larger
+    (e.g. n = 12, d = 4 needs eta <= 4), and with A and B trained ``2 x x^T`` adds directions about 50 times
+    stiffer: use eta <= 0.1 there. Raises as :func:`helpers.make_resnet` and :func:`helpers.train`
+    (TrainingDivergedError for too large a step).
 
-    Example: ``pic = pl_picture(2.0, *sphere_data(32, 8, 2, q=10, target_scale=1e-6, seed=0))``.
+    Example: ``pic = pl_picture(2.0, *H.sphere_data(32, 8, 2, q=10, target_scale=1e-6, seed=0))``.
     """
     check_arg.tensor("x", x, ndim=2)
     check_arg.tensor("y", y, ndim=2)

@@ -2,12 +2,12 @@
 Prop. 8 and Fig. 2 of Marion, Wu, Sander & Biau, ICLR 2024.
 
 The notebook trains with :func:`helpers.train` (gradient descent on the depth-rescaled flow, the paper's
-eq. (4), without clipping) and measures here:
+eq. (4), without clipping) on the data of Prop. 5 and Thm. 6 (:func:`helpers.sphere_data`: inputs on the
+sphere of radius sqrt(q), small Gaussian targets), and measures here:
 
-* :func:`sphere_data` -- the data of Prop. 5 and Thm. 6: inputs on the sphere of radius sqrt(q), small
-  Gaussian targets;
-* :func:`hermite_coefficient`, :func:`theorem6_constants` -- the constants c_1..c_4 of Prop. 5 (its proof,
-  the paper's Section 8.5) and an upper bound on Thm. 6's target constant C, for a bounded activation;
+* :func:`theorem6_constants` -- the constants c_1..c_4 of Prop. 5 (its proof, the paper's Section 8.5, from
+  :func:`helpers.prop5_constants` and :func:`helpers.hermite_coefficients`) and an upper bound on Thm. 6's
+  target constant C, for a bounded activation;
 * :func:`local_rates`, :func:`late_decay`, :func:`plot_loss`, :func:`plot_decay_rate` -- the loss against
   the gradient-flow time t, its local exponential rate -d log(loss)/dt and the recorded PL ratio of Def. 1;
 * :func:`gap_summary` -- ``L max_k ||Z_{k+1} - Z_k||`` over the whole run (Prop. 8 (ii): bounded by K~
@@ -28,67 +28,21 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from numpy.polynomial.hermite_e import hermegauss, hermeval
 
 from .. import _validation as check_arg
 from ..activations import get_activation
 from ..metrics import SlopeFit, depth_distance, fit_loglog_slope
+from ..pl import hermite_coefficients, prop5_constants
 from ..plotting import depth_colors
 from ..train import TrainRecord
 
 
-# -- data of Prop. 5 / Thm. 6 --------------------------------------------------------------------------
-def sphere_data(n: int, d: int, d_out: int, q: int, *, target_scale: float, seed: int, dtype=torch.float64):
-    """Inputs ``x`` (n, d) i.i.d. uniform on the sphere of radius sqrt(q) (``||x_i|| = sqrt(q)``, Prop. 5)
-    and targets ``y`` (n, d_out) = ``target_scale`` times i.i.d. standard Gaussians, so that
-    E[(1/n) sum_i ||y_i||^2] = d_out * target_scale^2 (Thm. 6 asks this mean to be small).
-
-    Needs ``q >= d + d_out`` (the hidden dimension of Prop. 5); raises ValueError/TypeError naming the
-    argument otherwise.
-
-    Example: ``x, y = sphere_data(8, 4, 2, 6, target_scale=0.2, seed=0)``; ``x.norm(dim=1)`` is sqrt(6).
-    """
-    n, d = check_arg.positive_int("n", n), check_arg.positive_int("d", d)
-    d_out, q = check_arg.positive_int("d_out", d_out), check_arg.positive_int("q", q)
-    if q < d + d_out:
-        raise ValueError(f"q must be >= d + d_out = {d + d_out} (Prop. 5), got q = {q}")
-    target_scale = check_arg.positive_float("target_scale", target_scale)
-    check_arg.float_dtype("dtype", dtype)
-    gen = torch.Generator().manual_seed(check_arg.positive_int("seed", seed, minimum=0))
-    g = torch.randn(n, d, generator=gen, dtype=torch.float64)
-    x = math.sqrt(q) * g / g.norm(dim=1, keepdim=True)
-    y = target_scale * torch.randn(n, d_out, generator=gen, dtype=torch.float64)
-    return x.to(dtype), y.to(dtype)
-
-
 # -- the constants of Prop. 5 and Thm. 6 -------------------------------------------------------------------
-def hermite_coefficient(activation: str, r: int, *, n_nodes: int = 200) -> float:
-    """The r-th coefficient ``eta_r(sigma) = E[sigma(g) h_r(g)]``, g ~ N(0, 1), of sigma in the normalised
-    probabilists' Hermite basis ``h_r = He_r / sqrt(r!)`` (the paper's Section 8), by Gauss--Hermite
-    quadrature with ``n_nodes`` nodes.
-
-    Example: ``hermite_coefficient("tanh", 1)`` is about 0.606; ``hermite_coefficient("tanh", 2)`` is 0.
-    """
-    sigma = get_activation(activation)
-    r = check_arg.positive_int("r", r, minimum=0)
-    n_nodes = check_arg.positive_int("n_nodes", n_nodes, minimum=r + 2)
-    nodes, weights = hermegauss(n_nodes)                 # weight function exp(-x^2 / 2)
-    basis = np.zeros(r + 1)
-    basis[r] = 1.0
-    values = sigma(torch.as_tensor(nodes, dtype=torch.float64)).numpy()
-    return float((weights * values * hermeval(nodes, basis)).sum() / math.sqrt(2 * math.pi * math.factorial(r)))
-
-
 @dataclass(frozen=True)
 class Theorem6Constants:
-    """The constants of Prop. 5 for a bounded activation (the paper's proof, Section 8.5) with
-    ``K = K_sigma`` (Lipschitz constant of sigma) and ``eta = |eta_r(sigma)|``::
-
-        c_1 = max(2^10 K^2 e^{4 sqrt2 K} / eta^2, 1)    (width:   m >= c_1 n)
-        c_2 = 128 K^2 e^{2 sqrt2 K} / eta                (depth:   L >= c_2 sqrt(n q))
-        c_3 = min(eta / (32 sqrt2 K), 1/2)               (radius:  M  = c_3 / sqrt(n q))
-        c_4 = eta^3 / (2^14 K^2 e^{6 sqrt2 K})           (PL:      mu = c_4 / (n sqrt(n) q))
-
+    """The constants c_1..c_4 of Prop. 5 for a bounded activation (the paper's proof, Section 8.5; their
+    formulas: :func:`helpers.prop5_constants`) with ``K = K_sigma`` (Lipschitz constant of sigma) and
+    ``eta = |eta_r(sigma)|``, the radius ``M = c_3 / sqrt(n q)`` and PL constant ``mu = c_4 / (n sqrt(n) q)``,
     and ``C_upper``, an upper bound on the constant C of Thm. 6's target condition
     (1/n) sum_i ||y_i||^2 <= C (see :func:`theorem6_constants`)."""
 
@@ -127,8 +81,9 @@ def theorem6_constants(n: int, q: int, *, activation: str = "tanh", r: int | Non
     least sqrt(q) and ``e^{2K} >= 1``: hence ``C <= C_upper = c_3^2 c_4^2 / (64 n^4 q^4)``.
 
     ``r``: the order of the Hermite coefficient used (default: the r in 2..12 with the largest |eta_r|,
-    which gives the most favourable c_1..c_4). sigma must be bounded (Prop. 5): ValueError naming
-    ``activation`` otherwise. ``K_sigma`` and ``M_sigma`` are sup |sigma'| and sup |sigma| on [-30, 30].
+    which gives the most favourable c_1..c_4; eta_r from :func:`helpers.hermite_coefficients`). sigma must be
+    bounded (Prop. 5): ValueError naming ``activation`` otherwise. ``K_sigma`` and ``M_sigma`` are sup |sigma'|
+    and sup |sigma| on [-30, 30].
 
     Example: ``theorem6_constants(8, 6).c1`` is about 1.3e7 for tanh.
     """
@@ -136,22 +91,22 @@ def theorem6_constants(n: int, q: int, *, activation: str = "tanh", r: int | Non
     sigma = get_activation(activation)
     if not sigma.bounded:
         raise ValueError(f"activation must be bounded for Prop. 5 (e.g. 'tanh'), got {sigma.name!r}")
+    if r is not None:
+        r = check_arg.positive_int("r", r, minimum=2)
+    eta_all = np.abs(hermite_coefficients(sigma.name, r_max=12 if r is None else max(r, 12)).coefficients)
     if r is None:
-        r = max(range(2, 13), key=lambda j: abs(hermite_coefficient(sigma.name, j)))
-    r = check_arg.positive_int("r", r, minimum=2)
-    eta = abs(hermite_coefficient(sigma.name, r))
+        r = 2 + int(np.argmax(eta_all[2:13]))
+    eta = float(eta_all[r])
     if eta < 1e-12:
         raise ValueError(f"r must give a non-zero Hermite coefficient eta_r({sigma.name}), got r = {r}")
     grid = torch.linspace(-30.0, 30.0, 60_001, dtype=torch.float64)
     K = float(sigma.prime(grid).abs().max())
     M_sigma = float(sigma(grid).abs().max())
-    c1 = max(2**10 * K**2 * math.exp(4 * math.sqrt(2) * K) / eta**2, 1.0)
-    c2 = 128 * K**2 * math.exp(2 * math.sqrt(2) * K) / eta
-    c3 = min(eta / (32 * math.sqrt(2) * K), 0.5)
-    c4 = eta**3 / (2**14 * K**2 * math.exp(6 * math.sqrt(2) * K))
+    c = prop5_constants(eta, K_sigma=K)
+    c3, c4 = c["c3"], c["c4"]
     return Theorem6Constants(activation=sigma.name, r=r, eta_r=eta, K_sigma=K, M_sigma=M_sigma, n=n, q=q,
-                             c1=c1, c2=c2, c3=c3, c4=c4, M=c3 / math.sqrt(n * q), mu=c4 / (n * math.sqrt(n) * q),
-                             C_upper=c3**2 * c4**2 / (64 * n**4 * q**4))
+                             c1=c["c1"], c2=c["c2"], c3=c3, c4=c4, M=c3 / math.sqrt(n * q),
+                             mu=c4 / (n * math.sqrt(n) * q), C_upper=c3**2 * c4**2 / (64 * n**4 * q**4))
 
 
 # -- the loss against time ----------------------------------------------------------------------------------

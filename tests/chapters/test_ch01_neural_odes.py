@@ -5,6 +5,7 @@ import torch
 import torchdiffeq
 
 import helpers as H
+from helpers.memory import SavedTensorMeter
 from helpers.chapters import ch01_neural_odes as ch
 
 F64 = torch.float64
@@ -176,7 +177,7 @@ def test_gradient_cost_grows_linearly_with_a_chain_and_frees_the_graph():
 
     costs = [ch.gradient_cost(chain(k), [w], repeats=1).graph_bytes for k in (1, 2, 4, 8)]
     assert costs == [4000, 8000, 16000, 32000]
-    tracker = H.SavedTensorMeter(ignore=[w])
+    tracker = SavedTensorMeter(ignore=[w])
     with tracker:
         loss = chain(3)()
         assert tracker.live_bytes == 12000

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import helpers as H
+from helpers.adjoint import Gradients
 from helpers.chapters import ch03_gradient_flow as ch
 from helpers.plotting import TIME_CMAP
 
@@ -129,22 +130,22 @@ def test_hand_written_adjoint_and_autograd_agree_by_relative_gradient_error(form
 
 
 def test_relative_gradient_error():
-    g = H.Gradients(torch.ones(2, 3, 4), torch.ones(2, 4, 3))
+    g = Gradients(torch.ones(2, 3, 4), torch.ones(2, 4, 3))
     assert ch.relative_gradient_error(g, g) == 0.0
-    h = H.Gradients(torch.ones(2, 3, 4) * 1.1, torch.ones(2, 4, 3))
+    h = Gradients(torch.ones(2, 3, 4) * 1.1, torch.ones(2, 4, 3))
     assert ch.relative_gradient_error(h, g) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="missing"):
-        ch.relative_gradient_error(H.Gradients(g.V, g.W, A=torch.ones(3, 3)), g)
+        ch.relative_gradient_error(Gradients(g.V, g.W, A=torch.ones(3, 3)), g)
     with pytest.raises(ValueError, match="shape"):
-        ch.relative_gradient_error(H.Gradients(torch.ones(3, 3, 4), g.W), g)
+        ch.relative_gradient_error(Gradients(torch.ones(3, 3, 4), g.W), g)
 
 
 def test_relative_gradient_error_accepts_states_and_refuses_a_zero_reference():
     x, y = H.gaussian_data(5, 3, seed=0)
     st = H.forward_backward_states(H.make_resnet(4, 3, 2, kind="iid", seed=0), x, y, "n")
     assert ch.relative_gradient_error(st, st.grads) == 0.0 and ch.relative_gradient_error(st.grads, st) == 0.0
-    zero = H.Gradients(torch.zeros(1, 2, 2), torch.zeros(1, 2, 2))
-    ones = H.Gradients(torch.ones(1, 2, 2), torch.ones(1, 2, 2))
+    zero = Gradients(torch.zeros(1, 2, 2), torch.zeros(1, 2, 2))
+    ones = Gradients(torch.ones(1, 2, 2), torch.ones(1, 2, 2))
     with pytest.raises(ValueError, match="the reference gradient V is zero"):
         ch.relative_gradient_error(ones, zero)
     assert ch.relative_gradient_error(zero, zero) == 0.0                  # float32 zeros: 0, not NaN

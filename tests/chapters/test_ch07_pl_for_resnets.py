@@ -4,7 +4,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
-from scipy import integrate
 
 import helpers as H
 from helpers.chapters import ch07_pl_for_resnets as ch
@@ -21,102 +20,10 @@ def paper_net(m, L=L, seed=0, **kw):
 
 @pytest.fixture(scope="module")
 def data():
-    return ch.sphere_data(N, D, D_OUT, q=Q, target_scale=1e-6, seed=0)
+    return H.sphere_data(N, D, D_OUT, q=Q, target_scale=1e-6, seed=0)
 
 
-# -- data ---------------------------------------------------------------------------------------------------
-def test_sphere_data_puts_inputs_on_the_sphere_of_radius_sqrt_q():
-    x, y = ch.sphere_data(50, 3, 2, q=7, target_scale=0.5, seed=1)
-    assert x.shape == (50, 3) and y.shape == (50, 2) and x.dtype == torch.float64
-    assert torch.allclose(x.norm(dim=1), torch.full((50,), math.sqrt(7.0), dtype=torch.float64))
-    assert 0.3 < float(y.std()) < 0.7
-    x2, _ = ch.sphere_data(50, 3, 2, q=7, target_scale=0.5, seed=1)
-    assert torch.equal(x, x2)
-
-
-@pytest.mark.parametrize("kw, error, match", [
-    (dict(q=5), ValueError, "q must be >= d \\+ d_out"),
-    (dict(target_scale=0.0), ValueError, "target_scale"),
-    (dict(n=0), ValueError, "n must"),
-    (dict(seed=-1), ValueError, "seed"),
-    (dict(dtype=torch.int64), TypeError, "dtype"),
-])
-def test_sphere_data_refuses_bad_arguments(kw, error, match):
-    args = dict(n=8, d=4, d_out=2, q=6, target_scale=1.0, seed=0) | kw
-    with pytest.raises(error, match=match):
-        ch.sphere_data(args.pop("n"), args.pop("d"), args.pop("d_out"), **args)
-
-
-# -- Hermite coefficients --------------------------------------------------------------------------------------
-def _eta_by_quad(f, r):
-    """eta_r(f) by adaptive quadrature (scipy), with He_r from its three-term recurrence: independent of numpy's."""
-    def he(z):
-        a, b = 1.0, z
-        if r == 0:
-            return a
-        for k in range(1, r):
-            a, b = b, z * b - k * a
-        return b
-    val, _ = integrate.quad(lambda z: f(z) * he(z) * math.exp(-z * z / 2), -40, 40, limit=200)
-    return val / math.sqrt(2 * math.pi) / math.sqrt(math.factorial(r))
-
-
-def test_hermite_coefficients_match_adaptive_quadrature_and_closed_forms():
-    tanh = ch.hermite_coefficients("tanh", r_max=7)
-    for r in range(8):
-        assert abs(tanh.coefficients[r] - _eta_by_quad(math.tanh, r)) < 1e-9
-    gelu = ch.hermite_coefficients("gelu", r_max=4).coefficients
-    assert abs(gelu[0] - 1 / (2 * math.sqrt(math.pi))) < 1e-12          # E[Z Phi(Z)] = E[phi(Z)]
-    assert abs(gelu[1] - 0.5) < 1e-12
-    assert abs(gelu[2] - 3 / (4 * math.sqrt(2 * math.pi))) < 1e-12
-    assert abs(gelu[3]) < 1e-12
-    ident = ch.hermite_coefficients("identity", r_max=5)
-    assert np.allclose(ident.coefficients, [0, 1, 0, 0, 0, 0], atol=1e-12) and abs(ident.second_moment - 1) < 1e-12
-    assert abs(tanh.second_moment - integrate.quad(lambda z: math.tanh(z) ** 2 * math.exp(-z * z / 2), -40, 40)[0]
-               / math.sqrt(2 * math.pi)) < 1e-10
-
-
-def test_first_nonzero_order():
-    assert ch.hermite_coefficients("tanh").first_nonzero(2) == 3
-    assert ch.hermite_coefficients("gelu").first_nonzero(2) == 2
-    assert ch.hermite_coefficients("tanh").first_nonzero(0) == 1
-    with pytest.raises(ValueError, match="no Hermite coefficient of order >= 2"):
-        ch.hermite_coefficients("identity").first_nonzero(2)
-
-
-@pytest.mark.parametrize("kw, error, match", [
-    (dict(activation="sigmoid"), ValueError, "activation"),
-    (dict(r_max=-1), ValueError, "r_max"),
-    (dict(r_max=10, n_nodes=5), ValueError, "n_nodes"),
-    (dict(r_max=2.5), TypeError, "r_max"),
-])
-def test_hermite_coefficients_refuse_bad_arguments(kw, error, match):
-    args = dict(activation="tanh") | kw
-    with pytest.raises(error, match=match):
-        ch.hermite_coefficients(args.pop("activation"), **args)
-
-
-def test_prop5_constants_follow_the_appendix_formulas():
-    e, K = 0.148, 1.0
-    c = ch.prop5_constants(-e, K_sigma=K)                 # the sign of eta_r does not matter
-    assert math.isclose(c["c1"], 1024 * math.exp(4 * math.sqrt(2)) / e**2)
-    assert math.isclose(c["c2"], 128 * math.exp(2 * math.sqrt(2)) / e)
-    assert math.isclose(c["c3"], e / (32 * math.sqrt(2)))
-    assert math.isclose(c["c4"], e**3 / (2**14 * math.exp(6 * math.sqrt(2))))
-    # c4 = C3^2 eta^3 / (2 C2) with C3 = e^{-2 sqrt2 K}/8, C2 = 128 K^2 e^{2 sqrt2 K} (the proof's last line)
-    C3, C2 = math.exp(-2 * math.sqrt(2)) / 8, 128 * math.exp(2 * math.sqrt(2))
-    assert math.isclose(c["c4"], C3**2 * e**3 / (2 * C2))
-    assert ch.prop5_constants(100.0)["c3"] == 0.5 and ch.prop5_constants(1e3)["c1"] == 1.0
-
-
-@pytest.mark.parametrize("kw, match", [(dict(eta_r=0.0), "eta_r"), (dict(eta_r=float("nan")), "eta_r"),
-                                       (dict(eta_r="0.1"), "eta_r"), (dict(K_sigma=-1.0), "K_sigma")])
-def test_prop5_constants_refuse_bad_arguments(kw, match):
-    args = dict(eta_r=0.1) | kw
-    with pytest.raises(ValueError, match=match):
-        ch.prop5_constants(**args)
-
-
+# -- Prop. 5's probability and Thm. 6's conditions (the data, eta_r and c_1..c_4: tests/test_data.py, test_pl.py) --
 def test_delta_terms_follow_the_appendix_formula():
     n, m, d, q, e, r = 32, 64, 8, 10, 0.148, 3
     t = ch.delta_terms(n, m, d=d, q=q, eta_r=-e, r=r)
@@ -145,7 +52,7 @@ def test_long_time_conditions_turn_props_8_and_5_into_a_bound_on_the_targets():
     """Thm. 6's C is the l(0) at which Prop. 8's threshold equals Prop. 5's mu (the proof of Thm. 6)."""
     n, q, e = 32, 10, 0.148
     first = ch.long_time_conditions(n, q, ell0=1e-12, eta_r=e)
-    c = ch.prop5_constants(e)
+    c = H.prop5_constants(e)
     assert math.isclose(first["M"], c["c3"] / math.sqrt(n * q))
     assert math.isclose(first["mu_prop5"], c["c4"] / (n * math.sqrt(n) * q))
     at_C = ch.long_time_conditions(n, q, ell0=first["C_upper"], eta_r=e)
@@ -195,8 +102,8 @@ def test_min_eigenvalues_refuse_a_bare_width(data):
 
 def test_hermite_kernel_is_the_expectation_of_the_feature_gram_matrix():
     """(7.7): E_W[Phi Phi^T / m] = sum_r eta_r^2 G^{o r}, checked by Monte Carlo over many units."""
-    x, _ = ch.sphere_data(6, 3, 1, q=4, target_scale=1.0, seed=2)
-    coef = ch.hermite_coefficients("tanh", r_max=30).coefficients
+    x, _ = H.sphere_data(6, 3, 1, q=4, target_scale=1.0, seed=2)
+    coef = H.hermite_coefficients("tanh", r_max=30).coefficients
     K = ch.hermite_kernel(x, coef)
     gen = torch.Generator().manual_seed(0)
     w = torch.randn(200_000, 3, generator=gen, dtype=torch.float64)

@@ -7,6 +7,7 @@ import torch
 from scipy import integrate
 
 import helpers as H
+from helpers.train import TrainRecord
 from helpers.chapters import ch08_long_time as ch
 
 
@@ -16,7 +17,7 @@ def record_with(losses, *, eta=0.1, L=4, max_gap=None, pl=None, snapshots=None):
     steps = len(losses) - 1
     net = H.make_resnet(L, 3, 5, kind="tied", V="zero", seed=0)
     gap = np.zeros(steps + 1) if max_gap is None else np.asarray(max_gap, dtype=float)
-    return H.TrainRecord(net=net, eta=eta, L_factor=True, losses=losses, max_gap=gap,
+    return TrainRecord(net=net, eta=eta, L_factor=True, losses=losses, max_gap=gap,
                          sum_sq_gap_V=np.zeros(steps + 1), sum_sq_gap_W=np.zeros(steps + 1),
                          pl_ratio=None if pl is None else np.asarray(pl, dtype=float),
                          snapshots={} if snapshots is None else snapshots)
@@ -25,7 +26,7 @@ def record_with(losses, *, eta=0.1, L=4, max_gap=None, pl=None, snapshots=None):
 @pytest.fixture(scope="module")
 def theory_runs():
     """Tiny runs of the theorem's setting (paper form, tanh, sphere data) at depths 2, 4, 8."""
-    x, y = ch.sphere_data(6, 3, 2, 5, target_scale=0.2, seed=0)
+    x, y = H.sphere_data(6, 3, 2, q=5, target_scale=0.2, seed=0)
     runs = {}
     for L in (2, 4, 8):
         net = H.make_resnet(L, 5, 16, kind="tied", V="zero", seed=0, form="paper", d=3, d_out=2, activation="tanh")
@@ -34,46 +35,11 @@ def theory_runs():
     return runs
 
 
-# -- data -----------------------------------------------------------------------------------------------------
-def test_sphere_data_norms_and_scale():
-    x, y = ch.sphere_data(2000, 4, 2, 7, target_scale=0.3, seed=1)
-    assert x.shape == (2000, 4) and y.shape == (2000, 2) and x.dtype == torch.float64
-    assert torch.allclose(x.norm(dim=1), torch.full((2000,), math.sqrt(7.0), dtype=torch.float64))
-    assert abs(float(y.std()) - 0.3) < 0.02
-    assert abs(float(x.mean(dim=0).abs().max())) < 0.15          # uniform on the sphere: centred
-    x2, _ = ch.sphere_data(2000, 4, 2, 7, target_scale=0.3, seed=1)
-    assert torch.equal(x, x2)
-    assert ch.sphere_data(3, 2, 1, 3, target_scale=1.0, seed=0, dtype=torch.float32)[0].dtype == torch.float32
-
-
-def test_sphere_data_bad_inputs():
-    with pytest.raises(ValueError, match="q"):
-        ch.sphere_data(5, 4, 2, 5, target_scale=0.1, seed=0)
-    with pytest.raises(ValueError, match="target_scale"):
-        ch.sphere_data(5, 2, 2, 5, target_scale=0.0, seed=0)
-    with pytest.raises(ValueError, match="n"):
-        ch.sphere_data(0, 2, 2, 5, target_scale=0.1, seed=0)
-    with pytest.raises(TypeError, match="dtype"):
-        ch.sphere_data(5, 2, 2, 5, target_scale=0.1, seed=0, dtype=torch.int64)
-
-
 # -- constants ------------------------------------------------------------------------------------------------
 def _eta_by_quad(f, r):
     He = np.polynomial.hermite_e.HermiteE.basis(r)
     val, _ = integrate.quad(lambda u: f(u) * He(u) * math.exp(-u * u / 2), -np.inf, np.inf)
     return val / math.sqrt(2 * math.pi * math.factorial(r))
-
-
-def test_hermite_coefficients_against_quadrature():
-    for r in (1, 3, 5):
-        assert abs(ch.hermite_coefficient("tanh", r) - _eta_by_quad(math.tanh, r)) < 1e-10
-    assert abs(ch.hermite_coefficient("tanh", 2)) < 1e-12            # tanh is odd
-    assert abs(ch.hermite_coefficient("identity", 1) - 1.0) < 1e-12  # x = h_1(x)
-    assert abs(ch.hermite_coefficient("identity", 3)) < 1e-12
-    with pytest.raises(ValueError, match="activation"):
-        ch.hermite_coefficient("sigmoid-ish", 1)
-    with pytest.raises(ValueError, match="r"):
-        ch.hermite_coefficient("tanh", -1)
 
 
 def test_theorem6_constants_follow_the_papers_formulas():
@@ -92,6 +58,12 @@ def test_theorem6_constants_follow_the_papers_formulas():
         C = c.c3**2 * c.c4**2 / (64 * n**4 * q**3 * max(MB * K, MB * math.sqrt(q), MA * math.sqrt(q))**2 * e(2 * K))
         assert C <= c.C_upper * (1 + 1e-12)
     assert c.width_needed == c.c1 * n and math.isclose(c.depth_needed, c.c2 * math.sqrt(n * q))
+    # c_1..c_4 are the engine's (one formula), from the engine's eta_r
+    eta_r = H.hermite_coefficients("tanh").coefficients[3]
+    assert c.eta_r == abs(eta_r)
+    assert {k: getattr(c, k) for k in ("c1", "c2", "c3", "c4")} == H.prop5_constants(eta_r, K_sigma=c.K_sigma)
+    c5 = ch.theorem6_constants(n, q, r=5)
+    assert c5.r == 5 and c5.eta_r == abs(H.hermite_coefficients("tanh", r_max=5).coefficients[5]) and c5.c1 > c.c1
 
 
 def test_theorem6_constants_bad_inputs():
