@@ -3,19 +3,21 @@ structure, measured, and the numerical side of the course's notes on Marion, Wu,
 
 * Memory. :func:`memory_free_adjoint` computes the gradient of a ResNet without storing its hidden states: it
   runs the network forward keeping only ``h_L``, then walks back, *reconstructing* each ``h_{k-1}`` from ``h_k``
-  by one reversed Euler step and taking the vector-Jacobian product of one layer at a time (the memory-free
-  discrete adjoint of Sander, Ablin & Peyre, NeurIPS 2022). :func:`gradient_memory` measures the peak memory
-  held by the tensors autograd saves for the backward pass (:func:`peak_saved_bytes`, plain
-  ``torch.autograd.graph.saved_tensors_hooks``), for this method and for plain backpropagation.
-* Depth. :func:`keep_every` keeps the layers k, 2k, ..., L of a trained network (depth L/k, residual scale
-  k/L: Euler with a step k times larger); :func:`interpolate_depth` builds a network of any depth whose weights
+  by one reversed Euler step (or a few fixed-point iterations of it, ``iterations``) and taking the
+  vector-Jacobian product of one layer at a time (the memory-free discrete adjoint of Sander, Ablin & Peyre,
+  NeurIPS 2022). :func:`gradient_memory` measures the peak activation memory -- the tensors autograd saves for
+  the backward pass (:func:`helpers.peak_saved_bytes`) -- for this method and for plain backpropagation.
+* Depth. :func:`keep_every` keeps the layers r, 2r, ..., L of a trained network (depth L/r, residual scale
+  r/L: Euler with a step r times larger); :func:`interpolate_depth` builds a network of any depth whose weights
   interpolate the given ones linearly in s; :func:`rms_output_gap` compares two networks on data.
 * The paper's appendix. :func:`backward_recursion` runs the backward (adjoint) recursion with or without the
   transpose on the Jacobian; :func:`adjoint_ode_p0` integrates the limiting backward ODE in its four possible
   sign/transpose variants, so that the notebook can compare both with autograd.
 
 Row-vector convention of the engine: data ``x`` (n, d), hidden states (n, q); weights ``V`` (L, q, m) and
-``W`` (L, m, q); layer k = 1..L (tensor index k-1) sits at depth s = k/L.
+``W`` (L, m, q); layer k = 1..L (tensor index k-1) sits at depth s = k/L. A layer computes
+``h + c sigma(cw h W_k^T) V_k^T`` with ``c = net.residual_scale`` (1/L, times 1/sqrt(m) in the normalized form)
+and ``cw = net.inner_scale`` (1, or 1/sqrt(q) in the normalized form); all tensors float64 by default.
 """
 from __future__ import annotations
 
@@ -36,7 +38,6 @@ from ..resnet import LOSS_NORMALIZATIONS, ResNet
 METHODS = ("backprop", "adjoint")
 
 
-# -- measuring the memory of a gradient ----------------------------------------------------------------------
 # -- the memory-free adjoint ---------------------------------------------------------------------------------
 def _check_problem(net, x, y, normalization):
     if not isinstance(net, ResNet):
@@ -53,24 +54,34 @@ def _residual(net, h, k):
     return net.residual_scale * net.sigma(net.inner_scale * (h @ net.W[k].T)) @ net.V[k].T
 
 
-def memory_free_adjoint(net: ResNet, x: torch.Tensor, y: torch.Tensor, normalization: str):
+def memory_free_adjoint(net: ResNet, x: torch.Tensor, y: torch.Tensor, normalization: str, *,
+                        iterations: int = 1):
     """Loss and gradients of ``net`` by the memory-free discrete adjoint (Sander, Ablin & Peyre, NeurIPS 2022).
 
-    Forward: ``h_k = h_{k-1} + (1/L) f(h_{k-1}, Z_k)``, keeping only the current state (no list of states).
-    Backward, for k = L..1: reconstruct the input of layer k by one reversed Euler step,
+    Write a layer's branch as ``c_L f(h, Z_k)`` with ``c_L`` the branch scale: 1/L, or effectively 1/sqrt(L)
+    for the SDE networks of ``helpers.make_resnet(..., scaling="1/sqrt(L)")`` (outer weights times sqrt(L)).
+    Forward: ``h_k = h_{k-1} + c_L f(h_{k-1}, Z_k)``, keeping only the current state (no list of states).
+    Backward, for k = L..1: reconstruct the input of layer k by the reversed Euler step (notebook 10, eq. 10.3)
 
-        h_{k-1} ~ h_k - (1/L) f(h_k, Z_k)          (exact up to (1/L) |f(h_{k-1}) - f(h_k)| = O(1/L^2)),
+        h_{k-1} ~ g_1,   g_{j+1} = h_k - c_L f(g_j, Z_k),   g_0 = h_k,   j < ``iterations``,
 
-    then take the vector-Jacobian product of that one layer at the reconstructed input with autograd:
-    ``p_{k-1} = p_k + (1/L) d_1 f^T p_k`` and ``dloss/dZ_k = (1/L) d_2 f^T p_k`` (the course's recursion,
-    notebook 03). Memory: the states of one layer at a time, independent of L. Accuracy: each reconstruction
-    errs by O(1/L^2) when the increments are O(1/L) (the 1/L scaling, bounded weights), so the gradient errs by
-    O(1/L); with 1/sqrt(L) increments (the SDE regime) the errors no longer add up to something small.
+    (``iterations=1``: one reversed Euler step; more: fixed-point iterations of the exact relation
+    ``h_{k-1} = h_k - c_L f(h_{k-1}, Z_k)``, each contracting the error by about c_L K_1, K_1 the Lipschitz
+    constant of f in h), then take the vector-Jacobian product of that one layer at the reconstructed input
+    with autograd: ``p_{k-1} = p_k + c_L d_1 f^T p_k`` and ``dloss/dZ_k = c_L d_2 f^T p_k`` (the course's
+    recursion, notebook 03). Memory: the states of one layer at a time, independent of L. Accuracy (one
+    iteration): each reconstruction errs by ``c_L K_1 |h_k - h_{k-1}|`` = O(c_L^2); with c_L = 1/L and bounded
+    weights the L errors add up to O(1/L) in the gradient; with c_L = 1/sqrt(L) (the SDE regime) each errs by
+    O(1/L) and they no longer add up to something that falls like 1/L (a heuristic, measured in notebook 10).
 
     ``x`` (n, d), ``y`` (n, d'); ``normalization`` as :func:`helpers.mse_loss`. Works for the three forms
-    (``A``, ``B`` included). Returns ``(loss: float, Gradients)``. Raises TypeError/ValueError naming the argument.
+    (``A``, ``B`` included). Returns ``(loss: float, Gradients)``. Raises TypeError/ValueError naming the argument
+    (``iterations`` must be a positive int).
+
+    Example: ``loss, g = memory_free_adjoint(net, x, y, "nd", iterations=2)``.
     """
     _check_problem(net, x, y, normalization)
+    iterations = check_arg.positive_int("iterations", iterations)
     V, W = net.V.detach(), net.W.detach()
     A = None if net.A is None else net.A.detach()
     B = None if net.B is None else net.B.detach()
@@ -89,7 +100,10 @@ def memory_free_adjoint(net: ResNet, x: torch.Tensor, y: torch.Tensor, normaliza
             dB = None if B is None else dout.T @ h
         for k in reversed(range(net.L)):
             with torch.no_grad():
-                h = h - _residual(net, h, k)                     # reconstructed h_{k-1}
+                guess = h
+                for _ in range(iterations):                      # reversed Euler step(s): h_{k-1}
+                    guess = h - _residual(net, guess, k)
+                h = guess
             h_in = h.detach().requires_grad_(True)
             V_k, W_k = V[k].detach().requires_grad_(True), W[k].detach().requires_grad_(True)
             with torch.enable_grad():
@@ -130,10 +144,11 @@ def _backprop(net, x, y, normalization):
 
 def gradient_memory(net: ResNet, x: torch.Tensor, y: torch.Tensor, normalization: str, *,
                     method: str) -> GradientMemory:
-    """The gradient of the loss of ``net`` and the peak memory of the tensors saved for backward, by
+    """The gradient of the loss of ``net`` and its peak activation memory (the tensors saved for backward), by
     ``method="backprop"`` (autograd through :meth:`helpers.ResNet.forward`: it saves every layer's states) or
     ``method="adjoint"`` (:func:`memory_free_adjoint`: one layer's states at a time). Weights and data are not
-    counted (:func:`peak_saved_bytes`); the gradient itself, of the size of the weights, is not either.
+    counted (:func:`helpers.peak_saved_bytes`); the gradient itself, of the size of the weights (2qm numbers
+    per layer), is not either.
 
     Returns a :class:`GradientMemory`. Raises ValueError naming ``method``, or as :func:`memory_free_adjoint`.
 
@@ -171,29 +186,30 @@ def relative_gradient_error(grads: Gradients, reference: Gradients) -> float:
 
 
 # -- changing the depth of a trained network -----------------------------------------------------------------
-def keep_every(net: ResNet, k: int) -> ResNet:
-    """The network of depth ``L/k`` that keeps the layers k, 2k, ..., L of ``net`` (1-based): layer j of the
-    result has the weights of layer jk, at the same depth s = jk/L = j/(L/k), and the residual scale
-    1/(L/k). For weights sampled from a Lipschitz function of s this is the Euler scheme of the same neural
-    ODE with a step k times larger (Prop. 2: output error O(k/L)). Maps A, B and the form are kept.
+def keep_every(net: ResNet, r: int) -> ResNet:
+    """The network of depth ``L/r`` that keeps the layers r, 2r, ..., L of ``net`` (1-based): layer j of the
+    result has the weights of layer jr, at the same depth s = jr/L = j/(L/r), and the residual scale
+    1/(L/r). For weights sampled from a Lipschitz function of s this is the Euler scheme of the same neural
+    ODE with a step r times larger (Prop. 2: output error O(r/L)). Maps A, B and the form are kept.
 
-    Raises ValueError naming ``k`` unless k is a positive integer dividing L.
+    Raises ValueError naming ``r`` unless r is a positive integer dividing L.
     Example: ``keep_every(net, 4).L == net.L // 4``.
     """
     if not isinstance(net, ResNet):
         raise TypeError(f"net must be a helpers.ResNet, got {type(net).__name__}")
-    k = check_arg.positive_int("k", k)
-    if net.L % k:
-        raise ValueError(f"k must divide the depth L = {net.L}, got k = {k}")
-    return ResNet(net.V[k - 1::k].clone(), net.W[k - 1::k].clone(), activation=net.activation,
+    r = check_arg.positive_int("r", r)
+    if net.L % r:
+        raise ValueError(f"r must divide the depth L = {net.L}, got r = {r}")
+    return ResNet(net.V[r - 1::r].clone(), net.W[r - 1::r].clone(), activation=net.activation,
                   A=net.A, B=net.B, normalized=net.normalized)
 
 
 def interpolate_depth(net: ResNet, L_new: int) -> ResNet:
     """A network of depth ``L_new`` whose layer j sits at s = j/L_new and gets the weights of ``net``
-    interpolated linearly in s between its nodes s_k = k/L (constant before the first node), with residual
-    scale 1/L_new. ``interpolate_depth(keep_every(net, k), net.L)`` keeps every k-th layer and fills the
-    gaps by interpolation; ``interpolate_depth(net, 4 * net.L)`` refines. For Lipschitz (smooth) weights in s
+    interpolated linearly in s between its nodes s_k = k/L (constant before the first node, s < 1/L: those
+    layers copy the first node's weights), with residual scale 1/L_new.
+    ``interpolate_depth(keep_every(net, r), net.L)`` keeps every r-th layer and fills the gaps by
+    interpolation; ``interpolate_depth(net, 4 * net.L)`` refines. For Lipschitz (smooth) weights in s
     the result discretizes the same neural ODE; for i.i.d. weights the in-between layers are averages of
     unrelated matrices. A depth-1 network is copied to every layer.
 

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import helpers as H
+from helpers.adjoint import Gradients
 from helpers.chapters import ch10_outlook as ch
 
 
@@ -77,8 +78,24 @@ def test_memory_free_adjoint_handles_the_paper_form():
     assert ch.relative_gradient_error(g, ref) < 1e-12       # V = 0: exact, A and B included
 
 
+def test_memory_free_adjoint_iterations_converge_to_the_exact_gradient():
+    # the fixed point of g <- h_k - c f(g, Z_k) is the exact h_{k-1}: each iteration contracts the error
+    x, y = _data(20)
+    net = _smooth_net(16)
+    ref_loss, ref = H.autograd_gradients(net, x, y, "n")
+    errors = [ch.relative_gradient_error(ch.memory_free_adjoint(net, x, y, "n", iterations=it)[1], ref)
+              for it in (1, 2, 3)]
+    assert errors[0] == ch.relative_gradient_error(ch.memory_free_adjoint(net, x, y, "n")[1], ref)   # default: one
+    assert errors[2] < errors[1] / 3 < errors[0] / 9
+    loss, g = ch.memory_free_adjoint(net, x, y, "n", iterations=60)
+    assert loss == pytest.approx(ref_loss, rel=1e-12)
+    assert ch.relative_gradient_error(g, ref) < 1e-10
+
+
 @pytest.mark.parametrize("change, error, match", [
     (dict(net="not a net"), TypeError, "net"),
+    (dict(iterations=0), ValueError, "iterations"),
+    (dict(iterations=1.5), TypeError, "iterations"),
     (dict(normalization="mean"), ValueError, "normalization"),
     (dict(y=torch.zeros(5, 3, dtype=torch.float64)), ValueError, "y"),
     (dict(x=torch.zeros(5, 4, dtype=torch.float32)), TypeError, "x"),
@@ -92,14 +109,14 @@ def test_memory_free_adjoint_rejects_bad_inputs(change, error, match):
 
 def test_relative_gradient_error():
     V, W = torch.ones(2, 3, 4, dtype=torch.float64), torch.ones(2, 4, 3, dtype=torch.float64)
-    ref = H.Gradients(V, W)
-    assert ch.relative_gradient_error(H.Gradients(V.clone(), W.clone()), ref) == 0.0
+    ref = Gradients(V, W)
+    assert ch.relative_gradient_error(Gradients(V.clone(), W.clone()), ref) == 0.0
     # perturb V by 1 in every entry: ||dg|| = sqrt(24), ||g|| = sqrt(48)
-    assert ch.relative_gradient_error(H.Gradients(2 * V, W), ref) == pytest.approx(math.sqrt(0.5))
+    assert ch.relative_gradient_error(Gradients(2 * V, W), ref) == pytest.approx(math.sqrt(0.5))
     with pytest.raises(ValueError, match="grads.V"):
-        ch.relative_gradient_error(H.Gradients(V[:1], W), ref)
+        ch.relative_gradient_error(Gradients(V[:1], W), ref)
     with pytest.raises(ValueError, match="zero"):
-        ch.relative_gradient_error(ref, H.Gradients(0 * V, 0 * W))
+        ch.relative_gradient_error(ref, Gradients(0 * V, 0 * W))
     with pytest.raises(TypeError, match="grads"):
         ch.relative_gradient_error((V, W), ref)
 
@@ -116,17 +133,17 @@ def test_keep_every_of_a_tied_network_is_the_shallower_tied_network():
     assert torch.equal(kept.V, net.V[2::3])                                 # layers 3, 6, 9, 12
 
 
-def test_keep_every_moves_a_smooth_network_by_order_k_over_L():
+def test_keep_every_moves_a_smooth_network_by_order_r_over_L():
     x, _ = _data(20)
     gaps = [ch.rms_output_gap(ch.keep_every(_smooth_net(L), 2), _smooth_net(L), x) for L in (16, 64)]
     assert math.log(gaps[1] / gaps[0]) / math.log(4) == pytest.approx(-1, abs=0.15)
 
 
-@pytest.mark.parametrize("k, error, match", [(5, ValueError, "k must divide"), (0, ValueError, "k"),
-                                             (2.0, TypeError, "k")])
-def test_keep_every_rejects_bad_k(k, error, match):
+@pytest.mark.parametrize("r, error, match", [(5, ValueError, "r must divide"), (0, ValueError, "r"),
+                                             (2.0, TypeError, "r")])
+def test_keep_every_rejects_bad_r(r, error, match):
     with pytest.raises(error, match=match):
-        ch.keep_every(_smooth_net(12), k)
+        ch.keep_every(_smooth_net(12), r)
 
 
 def test_interpolate_depth_reproduces_an_affine_function_of_depth():
