@@ -11,6 +11,7 @@ between them* (Marion, Wu, Sander & Biau, ICLR 2024, arXiv:2309.01213). ``import
     NeuralODE, euler, rk4                                     # neural ODEs, eq. (6)      (ode)
     max_layer_gap, depth_distance, fit_loglog_slope           # measurements              (metrics)
     peak_saved_bytes                                          # autograd's saved memory   (memory)
+    ConvResNet, train_convnet, conv_roughness                 # Fig. 3's conv ResNet      (convnet)
     gaussian_data, sphere_data, digits_data                   # data                      (data)
     hermite_coefficients, prop5_constants                     # PL: eta_r(sigma), Prop. 5 (pl)
     use_course_style, COLORS, depth_colors, plot_across_depth,
@@ -18,7 +19,8 @@ between them* (Marion, Wu, Sander & Biau, ICLR 2024, arXiv:2309.01213). ``import
     check                                                     # check cells               (checks)
 
 What these return (``TrainRecord``, ``States``, ``Gradients``, ``SlopeFit``, ``HermiteExpansion``) and the
-plumbing (``num_threads``, ``auto_threads``, ``SavedTensorMeter``, ``layer_gaps``) stay in their modules, e.g.
+plumbing (``num_threads``, ``auto_threads``, ``SavedTensorMeter``, ``layer_gaps``) stay in their modules, as do
+the interactive explorers (``from helpers import explorers as X``), e.g.
 ``from helpers.train import TrainRecord``. Each notebook's own experiments live in ``helpers.chapters`` (one
 module per notebook, e.g. ``from helpers.chapters import ch04_finite_time as ch``); chapters import this
 engine, never each other.
@@ -27,6 +29,7 @@ from .activations import get_activation
 from .adjoint import autograd_gradients, forward_backward_states, loss_and_gradients
 from .checks import check
 from .config import by_scale, get_scale, setup
+from .convnet import ConvResNet, conv_roughness, train_convnet
 from .data import digits_data, gaussian_data, sphere_data
 from .init import init_weights, smooth_weight_functions
 from .memory import peak_saved_bytes
@@ -45,6 +48,7 @@ __all__ = [
     "loss_and_gradients", "autograd_gradients", "forward_backward_states",
     "train", "TrainingDivergedError", "NeuralODE", "euler", "rk4",
     "max_layer_gap", "depth_distance", "fit_loglog_slope", "peak_saved_bytes",
+    "ConvResNet", "train_convnet", "conv_roughness",
     "gaussian_data", "sphere_data", "digits_data", "hermite_coefficients", "prop5_constants",
     "use_course_style", "COLORS", "depth_colors", "plot_across_depth", "plot_loglog_rate", "plot_heatmap",
     "check",

@@ -147,9 +147,11 @@ def auto_threads(net, n: int) -> int | None:
     # The depth loop issues tiny matrix products (~n*q*m flops each); with several threads their
     # synchronisation costs more than the work, and far more on a busy machine. One thread is fastest
     # below ~1e6 multiply-adds per layer (measured: 100x16 by 16x32 at 2 us on one thread).
+    # With two threads or fewer (laptops, Binder, Colab, CI) one thread is also safer for large layers:
+    # on a busy 2-core machine two threads stall each other (a bridge cell of notebook 09: 89 s vs ~5 s).
     if net.device.type != "cpu":
         return None
-    return 1 if n * net.q * net.m < 1_000_000 else None
+    return 1 if n * net.q * net.m < 1_000_000 or torch.get_num_threads() <= 2 else None
 
 
 def progress_allowed(progress: bool | None) -> bool:
