@@ -62,7 +62,8 @@ class ConvResNet(nn.Module):
     seed : seed of the initialisation (explicit: two networks with one seed are identical).
     batch_norm : with ``bn_1``, ``bn_2`` in every block and ``bn_0`` in the stem (the paper), or without.
     in_channels, num_classes : 1 and 10 for the 8x8 digits, 3 and 10 for CIFAR-10.
-    stem_kernel, stem_stride, stem_padding : the stem convolution (the authors' CIFAR-10 code: 5, 3, 1;
+    stem_kernel, stem_stride, stem_padding : the stem convolution (the authors' CIFAR-10 code: 5, 3, 1 --
+        the paper's appendix says stride 2;
         for 8x8 digits 3, 1, 1 keeps the 8x8 grid).
 
     Attributes ``conv1_weight``, ``conv2_weight`` (L, C, C, 3, 3), ``conv1_bias``, ``conv2_bias`` (L, C),
@@ -301,9 +302,10 @@ def train_convnet(net: ConvResNet, x: torch.Tensor, labels: torch.Tensor, *, epo
     Each epoch visits the ``n`` training images ``x`` (n, c_in, H, W) (labels (n,)) once in a random order
     (drawn from ``seed``), in mini-batches of ``batch_size``; the step of epoch e = 0..epochs-1 follows the
     cosine schedule ``lr_e = lr (1 + cos(pi e / epochs)) / 2`` (PyTorch's ``CosineAnnealingLR`` stepped
-    once per epoch). SGD with ``momentum`` and ``weight_decay`` on every weight (0.9 and 5e-4: the paper).
+    once per epoch). SGD with ``momentum`` and ``weight_decay`` on every weight (0.9 and 5e-4: the authors' ``train_tiny.py``;
+    the paper's appendix gives only SGD, cross-entropy, 180 epochs, step 4e-2 and the cosine schedule).
 
-    ``L_factor``: ``True`` (default) multiplies the residual weights' step by L, as the course's gradient
+    ``L_factor``: ``True`` (default) multiplies the residual weights' step by L (and with it their weight decay), as the course's gradient
     flow eq. (4) and :func:`helpers.train`; ``False`` gives every weight the same step, as the authors'
     ``train_tiny.py`` -- which does **not** multiply the residual weights' step by L. ``augment``: an optional function ``(batch, generator) -> batch`` applied to
     each training batch (e.g. random crops and flips for CIFAR-10; none for the digits). ``device``: where

@@ -231,6 +231,38 @@ def block_norms(conv1: torch.Tensor, conv2: torch.Tensor) -> torch.Tensor:
             + torch.linalg.vector_norm(conv2.detach().flatten(1), dim=1))
 
 
+def normalized_roughness(conv1: torch.Tensor, conv2: torch.Tensor) -> float:
+    """Scale-invariant roughness: eq. (9.3) computed on per-channel unit-norm filters.
+
+    Each output channel c of ``conv_{i,k}`` feeds a batch norm, which divides by the channel's standard
+    deviation: rescaling the filter ``K[c] = conv_{i,k}[c]`` (shape (C_in, 3, 3)) by any a > 0 changes nothing
+    the network computes (in training mode; the bias, also followed by bn, has no effect either). So the raw
+    roughness (9.3) partly measures filter scales that weight decay moves and the loss does not see. Here
+    every filter is first replaced by ``K[c] / ||K[c]||_F``; then
+    ``rho_n = L max_k (||conv~_{1,k+1} - conv~_{1,k}||_F + ||conv~_{2,k+1} - conv~_{2,k}||_F)``.
+
+    conv1, conv2: kernels of shape (L, C, C, kh, kw) (``net.conv1_weight``, ``net.conv2_weight``), L >= 2.
+    Returns a float; 0 for identical blocks (a tied start), and the same value after any per-channel
+    positive rescaling of the filters. Raises ValueError (naming the argument) for other shapes, TypeError
+    for non-tensors, ValueError for an all-zero filter (its direction is undefined)."""
+    conv1 = check_arg.tensor("conv1", conv1, ndim=5)
+    conv2 = check_arg.tensor("conv2", conv2, ndim=5)
+    if conv1.shape != conv2.shape:
+        raise ValueError(f"conv2 must have the shape of conv1 {tuple(conv1.shape)}, got {tuple(conv2.shape)}")
+    if conv1.shape[0] < 2:
+        raise ValueError(f"conv1 needs at least 2 blocks (L >= 2), got L = {conv1.shape[0]}")
+    L = conv1.shape[0]
+    gaps = torch.zeros(L - 1, dtype=torch.float64)
+    for name, w in (("conv1", conv1), ("conv2", conv2)):
+        w = w.detach().double().flatten(2)                                   # (L, C_out, C_in * kh * kw)
+        norms = torch.linalg.vector_norm(w, dim=2, keepdim=True)
+        if bool((norms == 0).any()):
+            raise ValueError(f"{name} has an all-zero filter: its direction (and rho_n) is undefined")
+        u = w / norms
+        gaps += torch.linalg.vector_norm((u[1:] - u[:-1]).flatten(1), dim=1)
+    return float(L * gaps.max())
+
+
 def save_checkpoint(results: dict, path) -> str:
     """Write ``results`` (from :func:`train_deep_runs`) to ``path`` with ``torch.save`` and its SHA-256 to
     ``path + ".sha256"`` (the format of ``sha256sum``, so ``sha256sum -c`` checks it too); return the hash."""

@@ -204,3 +204,36 @@ def test_cifar_augment_crops_and_flips():
         assert plain or flipped
         flips += flipped and not plain
     assert 0 < flips < 20
+
+
+def test_normalized_roughness_is_scale_invariant_and_matches_a_loop():
+    gen = torch.Generator().manual_seed(0)
+    c1 = torch.randn(5, 3, 3, 3, 3, generator=gen, dtype=torch.float64)
+    c2 = torch.randn(5, 3, 3, 3, 3, generator=gen, dtype=torch.float64)
+    expected = 0.0                                     # independent computation, one filter at a time
+    for k in range(4):
+        gap = 0.0
+        for w in (c1, c2):
+            a = torch.stack([w[k, c] / w[k, c].norm() for c in range(3)])
+            b = torch.stack([w[k + 1, c] / w[k + 1, c].norm() for c in range(3)])
+            gap += float((b - a).norm())
+        expected = max(expected, gap)
+    assert ch.normalized_roughness(c1, c2) == pytest.approx(5 * expected, rel=1e-10)
+    scale = torch.rand(5, 3, 1, 1, 1, generator=gen, dtype=torch.float64) + 0.1          # per block and output channel
+    assert ch.normalized_roughness(c1 * scale, c2 * 2 * scale) == pytest.approx(5 * expected, rel=1e-10)
+    tied = c1[:1].expand(5, -1, -1, -1, -1)
+    assert ch.normalized_roughness(tied * scale, tied) == pytest.approx(0.0, abs=1e-12)
+    # the raw roughness does see the scales
+    assert float(ch.block_norms(c1 * scale, c2)[0]) != pytest.approx(float(ch.block_norms(c1, c2)[0]))
+
+
+@pytest.mark.parametrize("args, error, match", [
+    ((torch.zeros(3, 2, 2, 3, 3) + 1, torch.ones(3, 2, 2, 3)), ValueError, "conv2"),
+    ((torch.ones(1, 2, 2, 3, 3), torch.ones(1, 2, 2, 3, 3)), ValueError, "conv1"),
+    ((torch.ones(3, 2, 2, 3, 3), torch.ones(3, 2, 2, 3, 2)), ValueError, "conv2"),
+    ((torch.zeros(3, 2, 2, 3, 3), torch.ones(3, 2, 2, 3, 3)), ValueError, "conv1"),
+    (([1.0], torch.ones(3, 2, 2, 3, 3)), TypeError, "conv1"),
+])
+def test_normalized_roughness_rejects_bad_inputs(args, error, match):
+    with pytest.raises(error, match=match):
+        ch.normalized_roughness(*args)
