@@ -112,3 +112,13 @@ def test_partial_runs_merge_into_one_record(tmp_path, monkeypatch):
     assert [nb["notebook"] for nb in merged["notebooks"]] == ["04_x.ipynb", "05_y.ipynb"]
     assert merged["partial_runs"] == 2 and merged["total_seconds"] == 20
     assert "in 2 runs" in course.report_markdown(merged, None)
+
+
+def test_report_lists_notebooks_missing_from_the_paper_run():
+    quick = _record(ok=True)
+    extra = json.loads(json.dumps(quick["notebooks"][0]))
+    extra["notebook"] = "08_y.ipynb"
+    quick["notebooks"].append(extra)
+    text = course.report_markdown(_record(ok=True), quick)
+    assert "## 08_y.ipynb" in text and "Not run at paper scale" in text
+    assert "| 08_y.ipynb | not run | – |" in text

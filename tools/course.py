@@ -243,33 +243,42 @@ def report_markdown(paper: dict | None, quick: dict | None) -> str:
         else:
             lines.append(f"* **{name}**: not run yet (`python tools/course.py run --scale "
                          f"{name.split()[0]}`).")
-    other = quick if paper else None
-    lines += ["", "| notebook | time (s) | peak memory (MB) |" + (" quick time (s) | quick peak (MB) |" if other else ""),
-              "|---|---|---|" + ("---|---|" if other else "")]
-    quick_by_name = {nb["notebook"]: nb for nb in (other or {}).get("notebooks", [])}
-    for nb in main["notebooks"]:
-        row = f"| {nb['notebook']} | {nb['seconds']:.0f} | {nb['peak_mb']} |"
-        if other:
-            q = quick_by_name.get(nb["notebook"])
-            row += f" {q['seconds']:.0f} | {q['peak_mb']} |" if q else " – | – |"
-        lines.append(row)
-    for nb in main["notebooks"]:
-        lines += ["", f"## {nb['notebook']}", ""]
-        if nb["errors"]:
-            lines += [f"**Errors (not checks):** {'; '.join(nb['errors'])}", ""]
+    both = paper is not None and quick is not None
+    by_scale = {scale: {nb["notebook"]: nb for nb in (rec or {}).get("notebooks", [])}
+                for scale, rec in (("paper", paper), ("quick", quick))}
+    first, second = ("paper", "quick") if paper else ("quick", None)
+    names = sorted(set(by_scale["paper"]) | set(by_scale["quick"]))
+    lines += ["", "| notebook | time (s) | peak memory (MB) |" + (" quick time (s) | quick peak (MB) |" if both else ""),
+              "|---|---|---|" + ("---|---|" if both else "")]
+    for name in names:
+        cols = [by_scale[first].get(name)] + ([by_scale["quick"].get(name)] if both else [])
+        lines.append(f"| {name} |" + "".join(f" {nb['seconds']:.0f} | {nb['peak_mb']} |" if nb else " not run | – |"
+                                               for nb in cols))
+    for name in names:
+        main_nb = by_scale[first].get(name)
+        quick_nb = by_scale["quick"].get(name) if both else None
+        lines += ["", f"## {name}", ""]
+        if main_nb is None:
+            lines += [f"*Not run at {first} scale in this report's run; its {second} scale results follow.*", ""]
+        errors = (main_nb or quick_nb or {}).get("errors", [])
+        if errors:
+            lines += [f"**Errors (not checks):** {'; '.join(errors)}", ""]
         head = "| section | claim | expected | measured | verdict | cell time (s) |"
-        if other:
-            head = "| section | claim | expected | measured (paper) | verdict | measured (quick) | verdict (quick) | cell time (s) |"
+        if both:
+            head = ("| section | claim | expected | measured (paper) | verdict | measured (quick) | verdict (quick) "
+                    "| cell time (s) |")
         lines += [head, "|" + "---|" * (head.count("|") - 1)]
-        quick_checks = {(c["section"], c["claim"]): c for c in quick_by_name.get(nb["notebook"], {}).get("checks", [])}
-        for c in nb["checks"]:
-            verdict = "✔ holds" if c["ok"] else "✘ **fails**"
-            cells = [c["section"], c["claim"].replace("|", "\\|"), c["expected"].replace("|", "\\|"), c["value"], verdict]
-            if other:
-                q = quick_checks.get((c["section"], c["claim"]))
-                cells += [q["value"], "✔" if q["ok"] else "✘"] if q else ["–", "–"]
+        quick_checks = {(c["section"], c["claim"]): c for c in (quick_nb or {}).get("checks", [])}
+        for c in (main_nb or quick_nb)["checks"]:
+            q = quick_checks.get((c["section"], c["claim"]))
+            if main_nb is None:
+                cells = [c["section"], c["claim"], c["expected"], "not run", "–", c["value"], "✔" if c["ok"] else "✘"]
+            else:
+                cells = [c["section"], c["claim"], c["expected"], c["value"], "✔ holds" if c["ok"] else "✘ **fails**"]
+                if both:
+                    cells += [q["value"], "✔" if q["ok"] else "✘"] if q else ["–", "–"]
             cells.append("" if c["cell_seconds"] is None else f"{c['cell_seconds']:.1f}")
-            lines.append("| " + " | ".join(cells) + " |")
+            lines.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
