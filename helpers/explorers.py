@@ -397,12 +397,7 @@ def weights_explorer(history: WeightHistory | None = None, *, kind: str = "tied"
 
     Example: ``weights_explorer(compute_weight_history())``.
     """
-    if history is None:
-        history = compute_weight_history(**settings)
-    elif settings:
-        raise ValueError(f"give either a history or settings to compute one, not both (got {sorted(settings)})")
-    if not isinstance(history, WeightHistory):
-        raise TypeError(f"history must be a WeightHistory (from compute_weight_history), got {type(history).__name__}")
+    history = _given_or_computed("history", history, WeightHistory, compute_weight_history, settings)
     L = history.depths[-1] if L is None else L
     step = int(history.steps[-1]) if step is None else step
     check_arg.choice("kind", kind, history.kinds)
@@ -513,12 +508,7 @@ def pl_explorer(runs: PLRuns | None = None, *, ratio: float | None = None, **set
 
     Example: ``pl_explorer(compute_pl_runs())``.
     """
-    if runs is None:
-        runs = compute_pl_runs(**settings)
-    elif settings:
-        raise ValueError(f"give either runs or settings to compute them, not both (got {sorted(settings)})")
-    if not isinstance(runs, PLRuns):
-        raise TypeError(f"runs must be a PLRuns (from compute_pl_runs), got {type(runs).__name__}")
+    runs = _given_or_computed("runs", runs, PLRuns, compute_pl_runs, settings)
     if ratio is None:
         ratio = max([r for r in runs.ratios if r <= 1] or runs.ratios[:1])
     if ratio not in runs.ratios:
@@ -531,6 +521,17 @@ def pl_explorer(runs: PLRuns | None = None, *, ratio: float | None = None, **set
 # =====================================================================================================
 # the thin widget layer shared by the three explorers
 # =====================================================================================================
+def _given_or_computed(name: str, value, cls, compute, settings: dict):
+    """An explorer's precomputed data: ``value`` if given (of type ``cls``), else ``compute(**settings)``."""
+    if value is None:
+        return compute(**settings)
+    if settings:
+        raise ValueError(f"give either {name} or settings to compute it, not both (got {sorted(settings)})")
+    if not isinstance(value, cls):
+        raise TypeError(f"{name} must be a {cls.__name__} (from {compute.__name__}), got {type(value).__name__}")
+    return value
+
+
 def _buttons(options, value, description):
     """A row of toggle buttons, narrow enough for the explorer's controls to fit on one line."""
     return widgets.ToggleButtons(options=options, value=value, description=description,
