@@ -31,6 +31,7 @@ def test_run_collects_checks_figures_and_a_failed_claim(tmp_path):
     assert [c["ok"] for c in result["checks"]] == [False]
     assert result["checks"][0]["section"] == "1. A rate" and result["checks"][0]["value"] == "-1.5"
     assert result["errors"] == [] and result["peak_mb"] > 50
+    assert result["slowest_cells"][0]["section"] == "1. A rate" and len(result["slowest_cells"]) == 3
     fig = result["figures"][0]
     assert fig["name"] == "1-a-rate-1" and fig["png"] and fig["pdf"]
     course.save_figures(result, tmp_path / "figs")

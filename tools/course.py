@@ -67,7 +67,7 @@ def _execute_one(path: pathlib.Path, scale: str, inplace: bool, figures: bool, t
     if figures:
         nb.cells.pop(0)
     result = {"notebook": path.name, "scale": scale, "seconds": round(seconds, 1), "peak_mb": round(peak_mb),
-              "checks": collect_checks(nb), "errors": collect_errors(nb)}
+              "checks": collect_checks(nb), "errors": collect_errors(nb), "slowest_cells": slowest_cells(nb)}
     if figures:
         result["figures"] = collect_figures(nb)
     if inplace:
@@ -111,6 +111,26 @@ def collect_checks(nb) -> list[dict]:
                     checks.append({"section": section, "claim": m["claim"], "value": m["value"],
                                    "expected": m["expected"], "ok": m["mark"] == "✔", "cell_seconds": seconds})
     return checks
+
+
+def _cell_seconds(cell):
+    timing = cell.metadata.get("execution", {})
+    if "iopub.execute_input" not in timing or "shell.execute_reply" not in timing:
+        return None
+    t0 = _dt.datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
+    t1 = _dt.datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+    return round((t1 - t0).total_seconds(), 2)
+
+
+def slowest_cells(nb, k: int = 3) -> list[dict]:
+    """The ``k`` code cells that took longest, with their section and first line: what dominates a run."""
+    rows = []
+    for cell, section in zip(nb.cells, _section_of_cells(nb)):
+        seconds = _cell_seconds(cell) if cell.cell_type == "code" else None
+        if seconds is not None:
+            first = next((line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")), "")
+            rows.append({"seconds": seconds, "section": section, "code": first[:80]})
+    return sorted(rows, key=lambda r: -r["seconds"])[:k]
 
 
 def collect_errors(nb) -> list[str]:
@@ -260,6 +280,10 @@ def report_markdown(paper: dict | None, quick: dict | None) -> str:
         lines += ["", f"## {name}", ""]
         if main_nb is None:
             lines += [f"*Not run at {first} scale in this report's run; its {second} scale results follow.*", ""]
+        slow = (main_nb or {}).get("slowest_cells")
+        if slow:
+            lines += ["Slowest cells: " + "; ".join(f"{r['seconds']:.0f} s in {r['section']} (`{r['code']}`)"
+                                                 for r in slow), ""]
         errors = (main_nb or quick_nb or {}).get("errors", [])
         if errors:
             lines += [f"**Errors (not checks):** {'; '.join(errors)}", ""]
