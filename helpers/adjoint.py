@@ -15,6 +15,7 @@ allocated once (:class:`AdjointWorkspace`). No autograd graph is built.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +23,9 @@ import torch
 from . import _validation as check_arg
 from .config import auto_threads, num_threads
 from .resnet import LOSS_NORMALIZATIONS, ResNet
+
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
 
 
 @dataclass
@@ -36,9 +40,10 @@ class Gradients:
 
     def pl_numerator(self, L: int, include_AB: bool = True) -> float:
         """``||dA||^2 + L sum_k ||dZ_k||^2 + ||dB||^2`` -- the left side of Def. 1 (local PL)."""
-        total = L * (float(self.V.pow(2).sum()) + float(self.W.pow(2).sum()))
+        sq = lambda g: float(torch.linalg.vector_norm(g)) ** 2     # no temporary the size of g
+        total = L * (sq(self.V) + sq(self.W))
         if include_AB:
-            total += sum(float(g.pow(2).sum()) for g in (self.A, self.B) if g is not None)
+            total += sum(sq(g) for g in (self.A, self.B) if g is not None)
         return total
 
 
@@ -48,6 +53,8 @@ class AdjointWorkspace:
     The training engine keeps one workspace for a whole run; the weights of ``net`` may be updated in
     place between calls (the views stay valid).
     """
+
+    U_MAX_ENTRIES = 1 << 23      # GELU keeps u = pre / sqrt 2 of every layer up to this size (64 MB in float64)
 
     def __init__(self, net: ResNet, x: torch.Tensor, y: torch.Tensor, normalization: str):
         check_arg.choice("normalization", normalization, LOSS_NORMALIZATIONS)
@@ -61,17 +68,24 @@ class AdjointWorkspace:
         opts = dict(dtype=net.dtype, device=net.device)
         self.H = torch.empty(L + 1, n, q, **opts)    # hidden states h_0..h_L
         self.P = torch.empty(L + 1, n, q, **opts)    # backward states p_0..p_L
-        self.PRE = torch.empty(L, n, m, **opts)      # pre-activations; later sigma', then V^T p * sigma'
+        self.PRE = torch.empty(L, n, m, **opts)      # pre-activations (GELU: erf(pre/sqrt2)); later sigma', then V^T p * sigma'
         self._tmp = torch.empty(n, m, **opts)        # one layer's sigma(pre) in forward, V^T p in backward
         self.dV = torch.empty(L, q, m, **opts)       # gradient buffers, overwritten by each backward()
-        self.dW = torch.empty(L, m, q, **opts)
+        # dW is computed transposed, (L, q, m), the orientation in which the batched product is fastest
+        # (180 against 280 us here); ``dW`` is its (L, m, q) view
+        self.dWt = torch.empty(L, q, m, **opts)
+        self.dW = self.dWt.transpose(1, 2)
+        # W_k^T, contiguous and pre-scaled by the inner factor of the forward pass (cw, and 1/sqrt 2 for
+        # GELU): refreshed at each forward pass (the weights may have changed), one batched copy that
+        # makes each layer's product faster and spares a scaling per layer
+        self.WsT = torch.empty(L, q, m, **opts)
         self._loss_scale = 1.0 / (n if normalization == "n" else n * net.d_out)
         # Per-layer views, made once: indexing a tensor inside the loop would cost a dispatch each time.
         self._h, self._p = self.H.unbind(0), self.P.unbind(0)
         self._pre = self.PRE.unbind(0)
         self._V, self._W = net.V.unbind(0), net.W.unbind(0)
         self._Vt = [v.T for v in self._V]
-        self._Wt = [w.T for w in self._W]
+        self._WsT = self.WsT.unbind(0)
         # Batched work goes in blocks of ~2^18 entries: large enough to amortise the dispatch, small
         # enough that the temporaries torch makes inside (e.g. for transposed operands) stay small. The
         # activations sigma(pre) are not kept from the forward pass: the backward pass recomputes them one
@@ -79,31 +93,76 @@ class AdjointWorkspace:
         per_block = max(1, (1 << 18) // (n * m))
         self._blocks = [(a, min(a + per_block, L)) for a in range(0, L, per_block)]
         self._act_block = torch.empty(min(per_block, L), n, m, **opts)
+        # GELU has its own path (see _forward_gelu): it keeps erf(u) in PRE, u itself in U up to
+        # U_MAX_ENTRIES (beyond, the backward pass recomputes u), and needs a second block buffer.
+        self._gelu = net.sigma.name == "gelu"
+        self._aux_block = torch.empty_like(self._act_block) if self._gelu else None
+        self.U = torch.empty(L, n, m, **opts) if self._gelu and L * n * m <= self.U_MAX_ENTRIES else None
+        self._u = self.U.unbind(0) if self.U is not None else [self._tmp] * L
 
     def forward(self) -> float:
         """Forward pass (fills ``H`` and ``PRE``); returns the loss."""
-        net, h, pre, act = self.net, self._h, self._pre, self._tmp
-        sigma_out, c, cw = net.sigma.sigma_out, net.residual_scale, net.inner_scale
+        net, h = self.net, self._h
+        torch.mul(net.W.transpose(1, 2), net.inner_scale * (_INV_SQRT2 if self._gelu else 1.0), out=self.WsT)
         if net.A is None:
             h[0].copy_(self.x)
         else:
             torch.mm(self.x, net.A.T, out=h[0])
-        mm, addmm = torch.mm, torch.addmm
-        for k, (Wt_k, Vt_k) in enumerate(zip(self._Wt, self._Vt)):
-            mm(h[k], Wt_k, out=pre[k])
-            if cw != 1.0:
-                pre[k].mul_(cw)
-            sigma_out(pre[k], act)
-            addmm(h[k], act, Vt_k, alpha=c, out=h[k + 1])
+        (self._forward_gelu if self._gelu else self._forward_generic)()
         out = h[-1] if net.B is None else h[-1] @ net.B.T
         self.residual = out - self.y
         return float(self.residual.pow(2).sum()) * self._loss_scale
+
+    def _forward_generic(self) -> None:
+        net, h, pre, act = self.net, self._h, self._pre, self._tmp
+        sigma_out, c = net.sigma.sigma_out, net.residual_scale
+        mm, addmm = torch.mm, torch.addmm
+        for k, (WsT_k, Vt_k) in enumerate(zip(self._WsT, self._Vt)):
+            mm(h[k], WsT_k, out=pre[k])                                # cw W_k h
+            sigma_out(pre[k], act)
+            addmm(h[k], act, Vt_k, alpha=c, out=h[k + 1])
+
+    # GELU, sigma(x) = x Phi(x) with Phi(x) = (1 + erf(x / sqrt 2)) / 2, is composed from torch.erf instead of
+    # torch's fused GELU: in float64 the fused kernel evaluates erf one entry at a time (2 to 20 ns per entry
+    # depending on the values; measured 4 to 17 ms per step on Fig. 2's network) while torch.erf is vectorised
+    # (about 2.5 ns). With u = pre / sqrt 2 (the scale folded into the matrix products):
+    #     sigma(pre) = (u + u erf(u)) / sqrt 2,     sigma'(pre) = (1 + erf(u)) / 2 + u exp(-u^2) / sqrt(pi).
+    # The forward pass keeps erf(u) of every layer (and u, unless too large); the backward pass never
+    # evaluates erf again.
+    def _forward_gelu(self) -> None:
+        net, h, erf_u, u, act = self.net, self._h, self._pre, self._u, self._tmp
+        a_out = net.residual_scale * _INV_SQRT2
+        mm, addmm, erf, addcmul = torch.mm, torch.addmm, torch.erf, torch.addcmul
+        for k, (WsT_k, Vt_k) in enumerate(zip(self._WsT, self._Vt)):
+            mm(h[k], WsT_k, out=u[k])                                  # u = cw W_k h / sqrt 2
+            erf(u[k], out=erf_u[k])
+            addcmul(u[k], u[k], erf_u[k], out=act)                     # sqrt 2 * sigma(pre)
+            addmm(h[k], act, Vt_k, alpha=a_out, out=h[k + 1])
+
+    def _prepare_block(self, a: int, b: int) -> tuple[torch.Tensor, float]:
+        """Overwrite PRE[a:b] with sigma'(pre) and return sigma(pre) of layers a..b-1 (in a block buffer)
+        and the factor to multiply it by."""
+        net, pre, act = self.net, self.PRE[a:b], self._act_block[: b - a]
+        if not self._gelu:
+            net.sigma.sigma_out(pre, act)                      # sigma(pre) of these layers, recomputed
+            net.sigma.prime_into(pre, act)                     # PRE[a:b] <- sigma'(pre)
+            return act, 1.0
+        erf_u, aux = pre, self._aux_block[: b - a]
+        if self.U is not None:
+            u = self.U[a:b]
+        else:                                                  # recompute u, one batched product
+            u = torch.bmm(self.H[a:b], self.WsT[a:b], out=act)
+        torch.mul(u, u, out=aux)
+        aux.neg_().exp_().mul_(u)                              # u exp(-u^2)
+        torch.addcmul(u, u, erf_u, out=act)                    # sqrt 2 * sigma(pre)
+        erf_u.add_(1.0).mul_(0.5).add_(aux, alpha=_INV_SQRT_PI)  # sigma'(pre)
+        return act, _INV_SQRT2
 
     def backward(self, with_AB: bool = True) -> Gradients:
         """Backward pass after :meth:`forward`: the discrete adjoint recursion, then batched gradients.
 
         The returned ``V`` and ``W`` gradients live in this workspace's buffers: the next call
-        overwrites them (copy them to keep them)."""
+        overwrites them (copy them to keep them); ``W``'s is a transposed view of ``dWt``."""
         net, p, g, tmp = self.net, self._p, self._pre, self._tmp
         c, cw = net.residual_scale, net.inner_scale
         dout = self.residual * (2.0 * self._loss_scale)       # d loss / d F, shape (n, d')
@@ -113,18 +172,16 @@ class AdjointWorkspace:
             torch.mm(dout, net.B, out=p[-1])
         mm, addmm, mul = torch.mm, torch.addmm, torch.mul
         for a, b in reversed(self._blocks):                    # from the last layers down to the first
-            pre_block, act_block = self.PRE[a:b], self._act_block[: b - a]
-            net.sigma.sigma_out(pre_block, act_block)          # sigma(pre) of these layers, recomputed
-            net.sigma.prime_into(pre_block, act_block)         # PRE[a:b] <- sigma'(pre)
+            act_block, act_scale = self._prepare_block(a, b)  # PRE[a:b] <- sigma'(pre)
             for k in range(b - 1, a - 1, -1):                  # the adjoint recursion, layer by layer
                 mm(p[k + 1], self._V[k], out=tmp)              # V_k^T p_k   (row-vector form)
                 mul(tmp, g[k], out=g[k])                       # ... * sigma'(pre)
                 addmm(p[k + 1], g[k], self._W[k], alpha=c * cw, out=p[k])
             # weight gradients of the block's layers at once
-            torch.baddbmm(self.dV[a:b], self.P[a + 1:b + 1].transpose(1, 2), act_block, beta=0.0, alpha=c,
-                          out=self.dV[a:b])
-            torch.baddbmm(self.dW[a:b], self.PRE[a:b].transpose(1, 2), self.H[a:b], beta=0.0, alpha=c * cw,
-                          out=self.dW[a:b])
+            torch.baddbmm(self.dV[a:b], self.P[a + 1:b + 1].transpose(1, 2), act_block, beta=0.0,
+                          alpha=c * act_scale, out=self.dV[a:b])
+            torch.baddbmm(self.dWt[a:b], self.H[a:b].transpose(1, 2), self.PRE[a:b], beta=0.0, alpha=c * cw,
+                          out=self.dWt[a:b])
         dV, dW = self.dV, self.dW
         dA = p[0].T @ self.x if (with_AB and net.A is not None) else None
         dB = dout.T @ self.H[-1] if (with_AB and net.B is not None) else None
@@ -149,7 +206,8 @@ def loss_and_gradients(net: ResNet, x: torch.Tensor, y: torch.Tensor, normalizat
     ws = AdjointWorkspace(net, x, y, normalization)
     with torch.no_grad(), num_threads(auto_threads(net, x.shape[0])):   # the engine's thread rule
         loss = ws.forward()
-        return loss, ws.backward()
+        g = ws.backward()
+    return loss, Gradients(g.V, g.W.contiguous(), g.A, g.B)   # the workspace's W gradient is a transposed view
 
 
 def autograd_gradients(net: ResNet, x: torch.Tensor, y: torch.Tensor, normalization: str):
@@ -201,5 +259,5 @@ def forward_backward_states(net: ResNet, x: torch.Tensor, y: torch.Tensor, norma
     with torch.no_grad(), num_threads(auto_threads(net, x.shape[0])):
         loss = ws.forward()
         g = ws.backward()
-    c = lambda t: None if t is None else t.detach().clone()
+    c = lambda t: None if t is None else t.detach().clone(memory_format=torch.contiguous_format)
     return States(H=ws.H.clone(), P=ws.P.clone(), loss=loss, grads=Gradients(c(g.V), c(g.W), c(g.A), c(g.B)))

@@ -72,9 +72,10 @@ class TrainRecord:
         return float(max(math.sqrt(self.sum_sq_gap_V[:step].sum()), math.sqrt(self.sum_sq_gap_W[:step].sum())))
 
 
-def _layer_gaps(T: torch.Tensor) -> torch.Tensor:
-    """``||T_{k+1} - T_k||_F`` for k = 1..L-1, shape (L-1,)."""
-    return torch.linalg.vector_norm(T[1:] - T[:-1], dim=(1, 2))
+def _layer_gaps(T: torch.Tensor, buffer: torch.Tensor) -> torch.Tensor:
+    """``||T_{k+1} - T_k||_F`` for k = 1..L-1, shape (L-1,); ``buffer`` (L-1, ...) receives the differences
+    (one allocation per run instead of one per step)."""
+    return torch.linalg.vector_norm(torch.sub(T[1:], T[:-1], out=buffer), dim=(1, 2))
 
 
 def train(net: ResNet, x: torch.Tensor, y: torch.Tensor, *, steps: int, eta: float, normalization: str,
@@ -149,12 +150,14 @@ def train(net: ResNet, x: torch.Tensor, y: torch.Tensor, *, steps: int, eta: flo
     pl = np.empty(steps) if record_pl else None
     snapshots = {}
 
+    diff_V, diff_W = net.V.new_empty(net.L - 1, *net.V.shape[1:]), net.W.new_empty(net.L - 1, *net.W.shape[1:])
+
     def measure(i: int) -> None:
-        gV, gW = _layer_gaps(net.V), _layer_gaps(net.W)
         if net.L > 1:
+            gV, gW = _layer_gaps(net.V, diff_V), _layer_gaps(net.W, diff_W)
             gaps[i, 0] = (gV + gW).max()
-            gaps[i, 1] = gV.pow(2).sum()
-            gaps[i, 2] = gW.pow(2).sum()
+            gaps[i, 1] = gV.dot(gV)
+            gaps[i, 2] = gW.dot(gW)
         else:
             gaps[i] = 0.0
         if i in snapshot_steps:

@@ -38,6 +38,35 @@ def test_hand_gradient_equals_autograd_float64(L, d, m, activation, form, normal
             assert _rel(a, b) <= 1e-10, name
 
 
+@pytest.mark.parametrize("activation,keep_u", [("gelu", True), ("gelu", False), ("tanh", True)])
+@pytest.mark.parametrize("form", ["simple", "paper"])
+def test_hand_gradient_over_several_blocks(activation, form, keep_u, monkeypatch):
+    # n * m = 8192 entries per layer: blocks of 32 layers, so L = 70 runs three blocks (the last one short);
+    # large W puts the pre-activations over the whole range of erf (GELU's composed path). keep_u=False: a
+    # network too large to keep u, which the backward pass then recomputes.
+    if not keep_u:
+        monkeypatch.setattr(H.adjoint.AdjointWorkspace, "U_MAX_ENTRIES", 0)
+    gen = torch.Generator().manual_seed(7)
+    L, d, n, m = 70, 3, 128, 64
+    q = d if form == "simple" else 2 * d
+    V, W = torch.randn(L, q, m, generator=gen, dtype=F64), 3 * torch.randn(L, m, q, generator=gen, dtype=F64)
+    if form == "simple":
+        net = H.ResNet.simple(V, W, activation)
+    else:
+        A, B = torch.randn(q, d, generator=gen, dtype=F64), torch.randn(d, q, generator=gen, dtype=F64)
+        net = H.ResNet.paper(V, W, A, B, activation)
+    x, y = torch.randn(n, d, generator=gen, dtype=F64), torch.randn(n, d, generator=gen, dtype=F64)
+    assert (H.adjoint.AdjointWorkspace(net, x, y, "n").U is not None) == (keep_u and activation == "gelu")
+    loss, g = H.loss_and_gradients(net, x, y, "n")
+    loss_ref, g_ref = H.autograd_gradients(net, x, y, "n")
+    assert abs(loss - loss_ref) <= 1e-12 * abs(loss_ref)
+    assert _rel(g.V, g_ref.V) <= 1e-10 and _rel(g.W, g_ref.W) <= 1e-10
+    assert g.V.is_contiguous() and g.W.is_contiguous()
+    # every layer, not only on average: the first block's gradients are the last ones computed
+    per_layer = (g.W - g_ref.W).norm(dim=(1, 2)) / g_ref.W.norm(dim=(1, 2))
+    assert float(per_layer.max()) <= 1e-9
+
+
 def test_float32_gradient_close_to_float64():
     V, W = H.init_weights(16, 4, 6, kind="smooth", seed=1)
     x, y = H.gaussian_data(20, 4, seed=0)
