@@ -8,14 +8,16 @@ step both implementations record the loss, L * max_k ||Z_{k+1} - Z_k||_F and the
 
 * engine: ``helpers.train`` (hand-written discrete adjoint, buffers allocated once, GELU composed from the
   vectorised ``torch.erf``, one intra-op thread for these small layers);
+* mixed: the engine with the precision scheme ``float32_steps``: the first half of the steps in float32,
+  the rest in float64 (``H.train(..., float32_steps=steps // 2)``);
 * naive: what a straightforward user writes -- a Python loop over layers in ``forward``, ``nn.Parameter``,
   ``torch.optim.SGD``, autograd, ``torch.nn.functional.gelu``, the metrics from the weights and ``.grad``.
 
-Both run the same steps, each in its own process (its own peak memory), and the script checks that they
-follow the same trajectory. It prints a table and, as its last line, one JSON object with the figures.
+All run the same steps, each in its own process (its own peak memory); the script checks that engine
+and naive follow the same trajectory and says how far the mixed scheme's final loss is from float64's. It prints a table and, as its last line, one JSON object with the figures.
 
-    python benchmarks/bench_fig2.py                       # the paper's 80 000 steps, both
-    python benchmarks/bench_fig2.py --skip-naive          # the engine only (about 4 minutes)
+    python benchmarks/bench_fig2.py                       # the paper's 80 000 steps, all three
+    python benchmarks/bench_fig2.py --skip-naive          # the engine only (about 8 minutes for both)
     python benchmarks/bench_fig2.py --steps 2000          # a smoke test
 
 The time per step of anything built on torch's fused GELU depends on the trajectory (in float64 it
@@ -46,10 +48,11 @@ def _setup():
     return x, y, net
 
 
-def run_engine(steps: int) -> dict:
+def run_engine(steps: int, float32_steps: int = 0) -> dict:
     import helpers as H
     x, y, net = _setup()
-    rec = H.train(net, x, y, steps=steps, eta=ETA, normalization="nd", record_pl=True, progress=False)
+    rec = H.train(net, x, y, steps=steps, eta=ETA, normalization="nd", record_pl=True, progress=False,
+                  float32_steps=float32_steps)
     return dict(wall_s=rec.wall_time, losses=rec.losses.tolist(), L_gap=(L * rec.max_gap).tolist(),
                 pl=rec.pl_ratio.tolist(), peak_rss_mb=_peak_rss_mb())
 
@@ -109,12 +112,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=PAPER_STEPS, help="gradient steps for both (default: the paper's 80000)")
     parser.add_argument("--skip-naive", action="store_true", help="time the engine only")
-    parser.add_argument("--child", choices=["engine", "naive"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["engine", "mixed", "naive"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.steps < 1:
         parser.error(f"--steps must be a positive integer, got {args.steps}")
     if args.child:
-        result = (run_engine if args.child == "engine" else run_naive)(args.steps)
+        if args.child == "naive":
+            result = run_naive(args.steps)
+        else:
+            result = run_engine(args.steps, args.steps // 2 if args.child == "mixed" else 0)
         print(json.dumps(result))
         return
 
@@ -122,6 +128,7 @@ def main():
     steps = args.steps
     load_before = os.getloadavg()[0]
     engine = _child("engine", steps)
+    mixed = _child("mixed", steps)
     naive = None if args.skip_naive else _child("naive", steps)
     load_after = os.getloadavg()[0]
 
@@ -130,44 +137,42 @@ def main():
     print(f"machine: {os.cpu_count()} cores, load average {load_before:.2f} before / {load_after:.2f} after, "
           f"torch {torch.__version__}")
     print()
-    header = f"{'':>28} | {'engine':>12} | {'naive':>12}"
+    runs = {"engine": engine, "mixed": mixed, "naive": naive}
+    cols = [k for k, r in runs.items() if r]
+    for r in runs.values():
+        if r:
+            r["ms_per_step"] = r["wall_s"] / steps * 1e3
+            r["min_for_80000"] = r["ms_per_step"] * PAPER_STEPS / 1e3 / 60
+    header = f"{'':>28} | " + " | ".join(f"{c:>12}" for c in cols)
     print(header)
     print("-" * len(header))
-    rows = [("wall time (s)", "wall_s", "{:.1f}"), ("peak RSS (MB)", "peak_rss_mb", "{:.0f}")]
+    extrapolated = "" if steps == PAPER_STEPS else ", extrapolated"
+    rows = [("wall time (s)", "wall_s", "{:.1f}"), ("peak RSS (MB)", "peak_rss_mb", "{:.0f}"),
+            ("ms per step", "ms_per_step", "{:.2f}"), (f"{PAPER_STEPS} steps (min){extrapolated}", "min_for_80000", "{:.1f}")]
     for label, key, fmt in rows:
-        nv = fmt.format(naive[key]) if naive else "-"
-        print(f"{label:>28} | {fmt.format(engine[key]):>12} | {nv:>12}")
-    per_step = {k: r["wall_s"] / steps * 1e3 for k, r in (("engine", engine), ("naive", naive)) if r}
-    print(f"{'ms per step':>28} | {per_step['engine']:>12.2f} | "
-          f"{per_step['naive'] if naive else float('nan'):>12.2f}")
-    to_paper = {k: v * PAPER_STEPS / 1e3 / 60 for k, v in per_step.items()}
-    label = f"{PAPER_STEPS} steps (min)" + ("" if steps == PAPER_STEPS else ", extrapolated")
-    print(f"{label:>28} | {to_paper['engine']:>12.1f} | {to_paper.get('naive', float('nan')):>12.1f}")
-    print(f"{'final loss':>28} | {engine['losses'][-1]:>12.4e} | "
-          f"{naive['losses'][-1] if naive else float('nan'):>12.4e}")
-    print(f"{'final L*max gap':>28} | {engine['L_gap'][-1]:>12.4f} | "
-          f"{naive['L_gap'][-1] if naive else float('nan'):>12.4f}")
+        print(f"{label:>28} | " + " | ".join(f"{fmt.format(runs[c][key]):>12}" for c in cols))
+    print(f"{'final loss':>28} | " + " | ".join(f"{runs[c]['losses'][-1]:>12.4e}" for c in cols))
+    print(f"{'final L*max gap':>28} | " + " | ".join(f"{runs[c]['L_gap'][-1]:>12.4f}" for c in cols))
     print("-" * len(header))
     agree = None
     if naive:
         dev = {k: _max_rel(engine[k], naive[k]) for k in ("losses", "L_gap", "pl")}
         agree = all(v <= 1e-6 for v in dev.values())
-        print(f"same trajectory: largest relative difference over all steps -- loss {dev['losses']:.1e}, "
-              f"L*max gap {dev['L_gap']:.1e}, PL ratio {dev['pl']:.1e} ({'agree' if agree else 'DISAGREE'} "
-              f"at 1e-6); speed-up {naive['wall_s'] / engine['wall_s']:.1f}x")
-    print(f"target: the paper's {PAPER_STEPS} steps in <= 5 minutes on 2 cores "
-          f"({'met' if to_paper['engine'] <= 5 else 'NOT met'} by the engine at this speed)")
+        print(f"engine and naive, same trajectory: largest relative difference over all steps -- loss "
+              f"{dev['losses']:.1e}, L*max gap {dev['L_gap']:.1e}, PL ratio {dev['pl']:.1e} "
+              f"({'agree' if agree else 'DISAGREE'} at 1e-6); speed-up {naive['wall_s'] / engine['wall_s']:.1f}x")
+    mixed_dev = abs(mixed["losses"][-1] - engine["losses"][-1]) / engine["losses"][-1]
+    print(f"mixed (first {steps // 2} steps in float32): final loss {100 * mixed_dev:.2f}% from float64 throughout")
+    for c in ("engine", "mixed"):
+        print(f"target, the paper's {PAPER_STEPS} steps in <= 5 minutes on 2 cores: "
+              f"{'met' if runs[c]['min_for_80000'] <= 5 else 'NOT met'} by {c} at this speed")
     summary = {
         "config": {"n": N, "d": D, "m": M, "L": L, "eta": ETA, "steps": steps, "dtype": "float64",
                    "activation": "gelu"},
-        "engine_s": round(engine["wall_s"], 2), "naive_s": round(naive["wall_s"], 2) if naive else None,
-        "engine_ms_per_step": round(per_step["engine"], 3),
-        "naive_ms_per_step": round(per_step["naive"], 3) if naive else None,
-        "engine_min_for_80000": round(to_paper["engine"], 2),
-        "naive_min_for_80000": round(to_paper["naive"], 2) if naive else None,
-        "engine_peak_rss_mb": round(engine["peak_rss_mb"], 1),
-        "naive_peak_rss_mb": round(naive["peak_rss_mb"], 1) if naive else None,
-        "final_loss": engine["losses"][-1], "trajectories_agree": agree,
+        **{f"{c}_{key}": round(runs[c][key], 3) for c in cols
+           for key in ("wall_s", "ms_per_step", "min_for_80000", "peak_rss_mb")},
+        **{f"{c}_final_loss": runs[c]["losses"][-1] for c in cols},
+        "mixed_relative_loss_difference": mixed_dev, "engine_naive_trajectories_agree": agree,
         "load_avg_before": round(load_before, 2), "load_avg_after": round(load_after, 2),
         "cores": os.cpu_count(), "torch": torch.__version__,
     }

@@ -176,3 +176,39 @@ def test_empty_data_is_refused():
     x, y = H.gaussian_data(5, 4, seed=0)
     with pytest.raises(ValueError, match="x must hold at least one sample"):
         H.train(_fig1_net(3), x[:0], y[:0], steps=1, eta=0.1, normalization="n")
+
+
+def test_float32_steps_run_in_float32_then_in_float64():
+    x, y = H.gaussian_data(12, 4, seed=0)
+    net = H.make_resnet(8, 4, 32, kind="tied", V="zero", seed=0)
+    kw = dict(steps=400, eta=0.01, normalization="nd", record_pl=True, snapshot_steps=[0, 100, 400])
+    f64 = H.train(net, x, y, **kw)
+    f32 = H.train(net.to(torch.float32), x.float(), y.float(), **kw)
+    mixed = H.train(net, x, y, float32_steps=100, **kw)
+    # the first 100 steps are the float32 run's, bit for bit; the later ones are not
+    assert np.array_equal(mixed.losses[:100], f32.losses[:100])
+    assert not np.array_equal(mixed.losses[101:], f32.losses[101:])
+    # and the scheme ends where float64 throughout ends
+    assert abs(mixed.losses[-1] - f64.losses[-1]) <= 1e-3 * f64.losses[-1]
+    assert abs(mixed.max_gap[-1] - f64.max_gap[-1]) <= 1e-3 * f64.max_gap[-1]
+    # everything it returns is float64
+    assert mixed.net.dtype == torch.float64
+    assert all(w.dtype == torch.float64 for snap in mixed.snapshots.values() for w in snap.values())
+    assert set(mixed.snapshots) == {0, 100, 400}
+    # all steps in float32: converted at the end
+    assert H.train(net, x, y, float32_steps=400, **kw).net.dtype == torch.float64
+
+
+@pytest.mark.parametrize("float32_steps", [-1, 401, 2.5])
+def test_float32_steps_out_of_range(float32_steps):
+    x, y = H.gaussian_data(12, 4, seed=0)
+    net = H.make_resnet(8, 4, 32, kind="tied", V="zero", seed=0)
+    with pytest.raises((ValueError, TypeError), match="float32_steps"):
+        H.train(net, x, y, steps=400, eta=0.01, normalization="nd", float32_steps=float32_steps)
+
+
+def test_float32_steps_needs_a_float64_network():
+    x, y = H.gaussian_data(12, 4, seed=0)
+    net = H.make_resnet(8, 4, 32, kind="tied", V="zero", seed=0).to(torch.float32)
+    with pytest.raises(ValueError, match="float32_steps"):
+        H.train(net, x.float(), y.float(), steps=10, eta=0.01, normalization="nd", float32_steps=5)
