@@ -14,15 +14,16 @@ step both implementations record the loss, L * max_k ||Z_{k+1} - Z_k||_F and the
   ``torch.optim.SGD``, autograd, ``torch.nn.functional.gelu``, the metrics from the weights and ``.grad``.
 
 All run the same steps, each in its own process (its own peak memory); the script checks that engine
-and naive follow the same trajectory and says how far the mixed scheme's final loss is from float64's. It prints a table and, as its last line, one JSON object with the figures.
+and naive follow the same trajectory and says how far the mixed scheme's final loss is from float64's.
+It prints a table and, as its last line, one JSON object with the figures.
 
     python benchmarks/bench_fig2.py                       # the paper's 80 000 steps, all three
-    python benchmarks/bench_fig2.py --skip-naive          # the engine only (about 8 minutes for both)
+    python benchmarks/bench_fig2.py --skip-naive          # engine and mixed only (about 8 minutes)
     python benchmarks/bench_fig2.py --steps 2000          # a smoke test
 
-The time per step of anything built on torch's fused GELU depends on the trajectory (in float64 it
-evaluates erf entry by entry, faster for small pre-activations than for large ones): a short run
-extrapolated to 80 000 steps underestimates it, which is why the default is the whole run.
+The time per step of anything built on torch's fused GELU depends on the values of the pre-activations (in
+float64 it evaluates erf entry by entry): the default measures the whole run rather than extrapolating from
+a short one.
 """
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def run_naive(steps: int) -> dict:
         opt.zero_grad()
         loss = ((net(x) - y) ** 2).mean()
         loss.backward()
-        losses.append(float(loss))
+        losses.append(loss.item())
         gaps.append(gap())
         pl.append(L * float(net.V.grad.pow(2).sum() + net.W.grad.pow(2).sum()) / float(loss))
         opt.step()
@@ -110,8 +111,9 @@ def _max_rel(a, b) -> float:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=PAPER_STEPS, help="gradient steps for both (default: the paper's 80000)")
-    parser.add_argument("--skip-naive", action="store_true", help="time the engine only")
+    parser.add_argument("--steps", type=int, default=PAPER_STEPS,
+                        help="gradient steps for each run (default: the paper's 80000)")
+    parser.add_argument("--skip-naive", action="store_true", help="time the engine (float64 and mixed) only")
     parser.add_argument("--child", choices=["engine", "mixed", "naive"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.steps < 1:
@@ -148,7 +150,8 @@ def main():
     print("-" * len(header))
     extrapolated = "" if steps == PAPER_STEPS else ", extrapolated"
     rows = [("wall time (s)", "wall_s", "{:.1f}"), ("peak RSS (MB)", "peak_rss_mb", "{:.0f}"),
-            ("ms per step", "ms_per_step", "{:.2f}"), (f"{PAPER_STEPS} steps (min){extrapolated}", "min_for_80000", "{:.1f}")]
+            ("ms per step", "ms_per_step", "{:.2f}"),
+            (f"{PAPER_STEPS} steps (min){extrapolated}", "min_for_80000", "{:.1f}")]
     for label, key, fmt in rows:
         print(f"{label:>28} | " + " | ".join(f"{fmt.format(runs[c][key]):>12}" for c in cols))
     print(f"{'final loss':>28} | " + " | ".join(f"{runs[c]['losses'][-1]:>12.4e}" for c in cols))

@@ -10,8 +10,8 @@ cw = 1/sqrt q in the paper's form) and the backward state ``p_k = d loss / d h_k
 
 Only the two recursions (forward in k for h, backward in k for p) are sequential. Everything else --
 sigma and sigma' of every layer and the 2L weight gradients -- is computed for many layers at once with
-batched operations; the per-layer loop issues three small matrix operations each way, written into buffers
-allocated once (:class:`AdjointWorkspace`). No autograd graph is built.
+batched operations; the per-layer loop issues two small matrix products and one or two element-wise
+operations each way, written into buffers allocated once (:class:`AdjointWorkspace`). No autograd graph is built.
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ class AdjointWorkspace:
         opts = dict(dtype=net.dtype, device=net.device)
         self.H = torch.empty(L + 1, n, q, **opts)    # hidden states h_0..h_L
         self.P = torch.empty(L + 1, n, q, **opts)    # backward states p_0..p_L
-        self.PRE = torch.empty(L, n, m, **opts)      # pre-activations (GELU: erf(pre/sqrt2)); later sigma', then V^T p * sigma'
+        self.PRE = torch.empty(L, n, m, **opts)      # pre-activations (GELU: erf(u)), later sigma', then V^T p sigma'
         self._tmp = torch.empty(n, m, **opts)        # one layer's sigma(pre) in forward, V^T p in backward
         self.dV = torch.empty(L, q, m, **opts)       # gradient buffers, overwritten by each backward()
         # dW is computed transposed, (L, q, m), the orientation in which the batched product is fastest
@@ -123,9 +123,9 @@ class AdjointWorkspace:
             addmm(h[k], act, Vt_k, alpha=c, out=h[k + 1])
 
     # GELU, sigma(x) = x Phi(x) with Phi(x) = (1 + erf(x / sqrt 2)) / 2, is composed from torch.erf instead of
-    # torch's fused GELU: in float64 the fused kernel evaluates erf one entry at a time (2 to 20 ns per entry
-    # depending on the values; measured 4 to 17 ms per step on Fig. 2's network) while torch.erf is vectorised
-    # (about 2.5 ns). With u = pre / sqrt 2 (the scale folded into the matrix products):
+    # torch's fused GELU: in float64 the fused kernel evaluates erf one entry at a time, at a cost that depends
+    # on the values (measured: 4.5 and 17 ms for a whole forward-backward pass of Fig. 2's network with two
+    # draws of random weights), while torch.erf is vectorised (about 2.5 ns per entry whatever the values). With u = pre / sqrt 2 (the scale folded into the matrix products):
     #     sigma(pre) = (u + u erf(u)) / sqrt 2,     sigma'(pre) = (1 + erf(u)) / 2 + u exp(-u^2) / sqrt(pi).
     # The forward pass keeps erf(u) of every layer (and u, unless too large); the backward pass never
     # evaluates erf again.

@@ -191,7 +191,8 @@ def test_float32_steps_run_in_float32_then_in_float64():
     # and the scheme ends where float64 throughout ends
     assert abs(mixed.losses[-1] - f64.losses[-1]) <= 1e-3 * f64.losses[-1]
     assert abs(mixed.max_gap[-1] - f64.max_gap[-1]) <= 1e-3 * f64.max_gap[-1]
-    # everything it returns is float64
+    # everything it returns is float64, and the record says which steps were not
+    assert mixed.float32_steps == 100 and f64.float32_steps == 0
     assert mixed.net.dtype == torch.float64
     assert all(w.dtype == torch.float64 for snap in mixed.snapshots.values() for w in snap.values())
     assert set(mixed.snapshots) == {0, 100, 400}
