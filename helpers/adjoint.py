@@ -38,6 +38,36 @@ class Gradients:
     A: torch.Tensor | None = None
     B: torch.Tensor | None = None
 
+    def relative_error(self, reference) -> float:
+        """``||g - g_ref|| / ||g_ref||``, the Euclidean norm over all the weights' gradients together (V, W,
+        and A, B when present): how far these gradients are from ``reference`` (a :class:`Gradients`, or a
+        :class:`States` for its gradients), e.g. the hand-written adjoint against autograd (notebook 03,
+        about 1e-15 in float64) or an approximate adjoint against backpropagation (notebook 10).
+
+        Both zero: 0. Raises TypeError for another ``reference``, ValueError when a gradient is present in
+        one set only, when shapes differ, or when only the reference is zero (the ratio is undefined)."""
+        if isinstance(reference, States):
+            reference = reference.grads
+        if not isinstance(reference, Gradients):
+            raise TypeError(f"reference must be a helpers.Gradients (or a helpers.States), "
+                            f"got {type(reference).__name__}")
+        num = den = 0.0
+        for name in ("V", "W", "A", "B"):
+            a, b = getattr(self, name), getattr(reference, name)
+            if (a is None) != (b is None):
+                raise ValueError(f"gradient {name} is present in one set and missing in the other")
+            if a is None:
+                continue
+            if a.shape != b.shape:
+                raise ValueError(f"gradient {name} has shape {tuple(a.shape)} but the reference {tuple(b.shape)}")
+            num += float(torch.linalg.vector_norm((a - b).double())) ** 2
+            den += float(torch.linalg.vector_norm(b.double())) ** 2
+        if den == 0.0:
+            if num == 0.0:
+                return 0.0
+            raise ValueError("the reference gradient is zero: a relative error is undefined")
+        return math.sqrt(num / den)
+
     def pl_numerator(self, L: int, include_AB: bool = True) -> float:
         """``||dA||^2 + L sum_k ||dZ_k||^2 + ||dB||^2`` -- the left side of Def. 1 (local PL)."""
         sq = lambda g: float(torch.linalg.vector_norm(g)) ** 2     # no temporary the size of g

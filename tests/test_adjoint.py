@@ -115,3 +115,31 @@ def test_forward_backward_states_record():
     assert torch.allclose(st.grads.V, g.V) and torch.allclose(st.P[-1], 2 * (out - y) / 7)
     with pytest.raises(TypeError, match="net"):
         H.forward_backward_states("net", x, y, "n")
+
+
+def test_relative_error_of_gradients():
+    from helpers.adjoint import Gradients
+    V, W = torch.ones(2, 3, 4, dtype=F64), torch.ones(2, 4, 3, dtype=F64)
+    ref = Gradients(V, W)
+    assert Gradients(V.clone(), W.clone()).relative_error(ref) == 0.0
+    # V off by 1 in each of its 24 entries: ||dg|| = sqrt(24) over ||g|| = sqrt(48), all weights pooled
+    assert Gradients(2 * V, W).relative_error(ref) == pytest.approx(0.5 ** 0.5)
+    with pytest.raises(ValueError, match="gradient A is present in one set"):
+        Gradients(V, W, A=torch.ones(3, 3, dtype=F64)).relative_error(ref)
+    with pytest.raises(ValueError, match="gradient V has shape"):
+        Gradients(V[:1], W).relative_error(ref)
+    zero = Gradients(0 * V, 0 * W)
+    with pytest.raises(ValueError, match="reference gradient is zero"):
+        ref.relative_error(zero)
+    assert zero.relative_error(zero) == 0.0
+    assert Gradients(V.float(), W.float()).relative_error(ref) == 0.0      # dtypes may differ
+    with pytest.raises(TypeError, match="reference must be a helpers.Gradients"):
+        ref.relative_error((V, W))
+
+
+def test_relative_error_accepts_states_as_reference():
+    x, y = H.gaussian_data(5, 3, seed=0)
+    st = H.forward_backward_states(H.make_resnet(4, 3, 2, kind="iid", seed=0), x, y, "n")
+    assert st.grads.relative_error(st) == 0.0
+    _, g_auto = H.autograd_gradients(H.make_resnet(4, 3, 2, kind="iid", seed=0), x, y, "n")
+    assert st.grads.relative_error(g_auto) < 1e-13

@@ -11,8 +11,8 @@ training (:func:`helpers.train`) and the plots against depth. This module holds 
   :func:`gradient_descent_path` and :func:`gradient_flow_path` (torchdiffeq, tight tolerances); the O(eta)
   error at a fixed time, :func:`euler_gap_at_time`; the pictures :func:`plot_descent_paths` and
   :func:`plot_loss_along_paths`.
-* **Backpropagation is a discrete adjoint** (eq. (3.5)-(3.6)): :func:`relative_gradient_error` compares two
-  gradient sets (the hand-written adjoint against autograd).
+* **Backpropagation is a discrete adjoint** (eq. (3.5)-(3.6)): the notebook compares the hand-written adjoint
+  with autograd by the engine's ``Gradients.relative_error``.
 * **Why the factor L** (eq. (3.7)-(3.8)): :func:`per_layer_gradient_norms` (they scale like 1/L),
   :func:`flow_speed` (``-dl/dt`` at the current weights, with or without the factor L: the left side of the
   paper's Def. 1 without A, B), :func:`plot_loss_vs_time` (loss curves against the flow time t).
@@ -259,42 +259,6 @@ def _grads(grads, name: str = "grads") -> Gradients:
     return grads
 
 
-def relative_gradient_error(grads, reference) -> float:
-    """``max`` over V, W (and A, B when present) of ``||g - g_ref|| / ||g_ref||`` (each argument a
-    :class:`~helpers.Gradients` or a :class:`~helpers.States`). A block that is zero in both sets counts as 0;
-    a block that is zero in ``reference`` only raises (the relative error is undefined there).
-
-    Example: ``relative_gradient_error(H.loss_and_gradients(net, x, y, "nd")[1],
-    H.autograd_gradients(net, x, y, "nd")[1])`` is about 1e-15 in float64.
-    """
-    grads, reference = _grads(grads, "grads"), _grads(reference, "reference")
-    errors = []
-    for name in ("V", "W", "A", "B"):
-        a, b = getattr(grads, name), getattr(reference, name)
-        if (a is None) != (b is None):
-            raise ValueError(f"gradient {name} is present in one set and missing in the other")
-        if a is None:
-            continue
-        if a.shape != b.shape:
-            raise ValueError(f"gradient {name} has shape {tuple(a.shape)} but the reference {tuple(b.shape)}")
-        ref_norm = b.norm()
-        if ref_norm == 0:
-            if bool((a == 0).all()):
-                errors.append(0.0)
-                continue
-            raise ValueError(f"the reference gradient {name} is zero, so the relative error of {name} is undefined "
-                             f"(||g - g_ref|| = {float((a - b).norm()):.3g}); compare absolute errors instead")
-        errors.append(float((a - b).norm() / ref_norm))
-    if not errors:
-        raise ValueError("grads and reference hold no gradients to compare")
-    return max(errors)
-
-
-# ---------------------------------------------------------------------------------------------------
-# 3. Why the learning rate scales with L
-# ---------------------------------------------------------------------------------------------------
-
-
 def per_layer_gradient_norms(grads) -> np.ndarray:
     """``||dl/dZ_k|| = ||dl/dV_k||_F + ||dl/dW_k||_F`` for k = 1..L, shape (L,) (``grads``: a
     :class:`~helpers.Gradients` or :class:`~helpers.States`), the norm of eq. (3.7).
@@ -347,5 +311,5 @@ def plot_loss_vs_time(records: dict, *, ax=None, title: str | None = None, logy:
 
 
 __all__ = ["valley_loss", "valley_grad", "gradient_descent_path", "gradient_flow_path", "euler_gap_at_time",
-           "plot_descent_paths", "plot_loss_along_paths", "relative_gradient_error", "per_layer_gradient_norms",
+           "plot_descent_paths", "plot_loss_along_paths", "per_layer_gradient_norms",
            "flow_speed", "plot_loss_vs_time"]

@@ -163,28 +163,6 @@ def gradient_memory(net: ResNet, x: torch.Tensor, y: torch.Tensor, normalization
     return GradientMemory(loss, grads, peak)
 
 
-def relative_gradient_error(grads: Gradients, reference: Gradients) -> float:
-    """``||g - g_ref|| / ||g_ref||`` over all the weights present in ``reference`` (V, W, and A, B if any),
-    the Euclidean norm of all entries together. Raises TypeError/ValueError for mismatched gradients."""
-    for name, g in (("grads", grads), ("reference", reference)):
-        if not isinstance(g, Gradients):
-            raise TypeError(f"{name} must be a helpers.Gradients, got {type(g).__name__}")
-    num = den = 0.0
-    for key in ("V", "W", "A", "B"):
-        ref = getattr(reference, key)
-        if ref is None:
-            continue
-        g = getattr(grads, key)
-        if g is None or g.shape != ref.shape:
-            raise ValueError(f"grads.{key} must have the reference's shape {tuple(ref.shape)}, "
-                             f"got {None if g is None else tuple(g.shape)}")
-        num += float((g - ref).pow(2).sum())
-        den += float(ref.pow(2).sum())
-    if den == 0.0:
-        raise ValueError("the reference gradient is zero: a relative error is undefined")
-    return math.sqrt(num / den)
-
-
 # -- changing the depth of a trained network -----------------------------------------------------------------
 def keep_every(net: ResNet, r: int) -> ResNet:
     """The network of depth ``L/r`` that keeps the layers r, 2r, ..., L of ``net`` (1-based): layer j of the
