@@ -9,7 +9,8 @@ structure, measured, and the numerical side of the course's notes on Marion, Wu,
   the backward pass (:func:`helpers.peak_saved_bytes`) -- for this method and for plain backpropagation.
 * Depth. :func:`keep_every` keeps the layers r, 2r, ..., L of a trained network (depth L/r, residual scale
   r/L: Euler with a step r times larger); :func:`interpolate_depth` builds a network of any depth whose weights
-  interpolate the given ones linearly in s; :func:`rms_output_gap` compares two networks on data.
+  interpolate the given ones linearly in s; :func:`rms_output_gap` compares two networks on data;
+  :func:`depth_change_table` and :func:`plot_depth_change` show what both operations cost.
 * The paper's appendix. :func:`backward_recursion` runs the backward (adjoint) recursion with or without the
   transpose on the Jacobian; :func:`adjoint_ode_p0` integrates the limiting backward ODE in its four possible
   sign/transpose variants, so that the notebook can compare both with autograd.
@@ -25,6 +26,8 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+import matplotlib.pyplot as plt
+import numpy as np
 import torch
 
 from .. import _validation as check_arg
@@ -33,6 +36,7 @@ from ..adjoint import Gradients
 from ..config import auto_threads, num_threads
 from ..memory import peak_saved_bytes
 from ..ode import rk4
+from ..plotting import COLORS, plot_loglog_rate
 from ..resnet import LOSS_NORMALIZATIONS, ResNet
 
 METHODS = ("backprop", "adjoint")
@@ -218,6 +222,86 @@ def rms_output_gap(net_a: ResNet, net_b: ResNet, x: torch.Tensor) -> float:
 
 
 # -- the backward recursion and its limit, with and without the transpose ---------------------------------
+_OPS = ("keep", "back")     # keep every r-th layer; keep, then interpolate back to depth L
+
+
+def _depth_change_inputs(records, changed, r):
+    if not isinstance(records, dict) or not isinstance(changed, dict) or not records:
+        raise TypeError("records and changed must be non-empty dicts keyed by (start, L), as in notebook 10")
+    if set(changed) != set(records):
+        raise ValueError(f"changed must have the keys of records {sorted(records)}, got {sorted(changed)}")
+    for key, c in changed.items():
+        missing = [(op, f) for op in _OPS for f in ("gap", "loss", "lost", "variance")
+                   if f not in c.get(op, {}) and not (op == "back" and f == "variance")]
+        if missing:
+            raise ValueError(f"changed[{key}] lacks {missing}")
+    return check_arg.positive_int("r", r, minimum=2)
+
+
+def depth_change_table(records: dict, changed: dict, r: int) -> str:
+    """The table of notebook 10, Section 4: for each trained network ``records[start, L]`` (a
+    :class:`~helpers.train.TrainRecord`) its losses l(0), l(T), and for each operation of ``changed[start, L]``
+    (``"keep"``: every r-th layer kept, :func:`keep_every`; ``"back"``: then interpolated back,
+    :func:`interpolate_depth`) the rms output change ``gap`` (:func:`rms_output_gap`), the new loss, the
+    fraction of the training gain ``lost`` and, for ``"keep"``, ``variance`` = rms^2/d over the gain. Returns
+    the text; raises TypeError/ValueError naming the argument when the two dicts do not match."""
+    r = _depth_change_inputs(records, changed, r)
+    lines = [f"{'start':>5} {'L':>3} {'l(0)':>6} {'l(T)':>6} | keep every {r}th: {'rms':>6} {'l_new':>6} {'lost':>6} "
+             f"{'rms²/d':>6} | and interpolate: {'rms':>6} {'l_new':>6} {'lost':>6}"]
+    for (kind, L), c in changed.items():
+        rec, kp, bk = records[kind, L], c["keep"], c["back"]
+        lines.append(f"{kind:>5} {L:3d} {rec.losses[0]:6.3f} {rec.losses[-1]:6.3f} | {'':15} {kp['gap']:6.3f} "
+                     f"{kp['loss']:6.3f} {kp['lost']:6.1%} {kp['variance']:6.1%} | {'':16} {bk['gap']:6.3f} "
+                     f"{bk['loss']:6.3f} {bk['lost']:6.1%}")
+    return "\n".join(lines)
+
+
+def plot_depth_change(records: dict, changed: dict, r: int, *, kinds=("tied", "iid")):
+    """The figure of notebook 10, Section 4, in three panels: (left) one entry of the trained V_k against
+    s = k/L at the largest depth, with the kept layers (dots) and the interpolation back (dashed); (middle) the
+    rms output change against L, log--log, with reference slopes -1 (keep) and -2 (interpolate) for the tied
+    start; (right) the percentage of the training gain lost, on a symlog axis (linear in [-1 %, 1 %]).
+    Arguments as :func:`depth_change_table`; ``kinds``: the starts to draw. Returns the three axes."""
+    r = _depth_change_inputs(records, changed, r)
+    depths = sorted({L for _, L in records})
+    L_top = depths[-1]
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
+    for kind in kinds:
+        V = records[kind, L_top].net.V[:, 0, 0]                  # one entry of V_k, k = 1..L
+        s = np.arange(1, L_top + 1) / L_top
+        back = interpolate_depth(keep_every(records[kind, L_top].net, r), L_top).V[:, 0, 0]
+        axes[0].plot(s, V, color=COLORS[kind], lw=1.2, label=f"{kind}: trained $V_k$")
+        axes[0].plot(s[r - 1::r], V[r - 1::r], "o", ms=4, color=COLORS[kind])
+        axes[0].plot(s, back, "--", color=COLORS[kind], lw=1, label=f"{kind}: every {r}th kept (dots), interpolated")
+    axes[0].set(xlabel="depth $s = k/L$", ylabel="entry (1, 1) of $V_k$",
+                title=f"Trained weights across depth, L = {L_top}")
+    axes[0].legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.14))
+    names = {"keep": f"keep every {r}th", "back": "interpolate back"}
+    for kind in kinds:
+        for op, marker in [("keep", "o"), ("back", "s")]:
+            plot_loglog_rate(depths, [changed[kind, L][op]["gap"] for L in depths], ax=axes[1], marker=marker,
+                             label=f"{kind}, {names[op]}", color=COLORS[kind],
+                             ref_slope={"keep": -1, "back": -2}[op] if kind == "tied" else None)
+    axes[1].set(xlabel="depth $L$", ylabel=r"rms over the data of $\|F_{\rm new}(x_i) - F^L(x_i)\|$",
+                title="How far the outputs move")
+    axes[1].legend(fontsize=7)
+    for kind in kinds:
+        for op, style in [("back", "s-"), ("keep", "o:")]:
+            axes[2].plot(depths, [100 * changed[kind, L][op]["lost"] for L in depths], style, color=COLORS[kind],
+                         label=f"{kind}, {names[op]}")
+    axes[2].set_xscale("log")
+    axes[2].set_yscale("symlog", linthresh=1)                    # linear in [-1 %, 1 %], logarithmic beyond
+    axes[2].set_yticks([-3, -1, 0, 1, 3, 10, 30], ["-3", "-1", "0", "1", "3", "10", "30"])
+    axes[2].axhline(0, color=COLORS["reference"], lw=0.8)
+    axes[2].set_xticks(depths, [str(L) for L in depths])
+    axes[2].minorticks_off()
+    axes[2].set(xlabel="depth $L$", ylabel="% of the training gain lost (symlog)",
+                title="What the change costs in training loss")
+    axes[2].legend(fontsize=8, loc="center right")
+    fig.tight_layout()
+    return axes
+
+
 def backward_recursion(net: ResNet, x: torch.Tensor, y: torch.Tensor, normalization: str, *,
                        transpose: bool = True) -> torch.Tensor:
     """Backward states ``p_0..p_L`` (L+1, n, q) of ``net`` from ``p_L = dloss/dh_L`` by

@@ -216,3 +216,49 @@ def test_adjoint_ode_p0_rejects_bad_arguments(change, error, match):
     args = dict(V_fn=V_fn, W_fn=W_fn, x=x, y=y, activation="gelu", normalized=True, sign=-1, transpose=True) | change
     with pytest.raises(error, match=match):
         ch.adjoint_ode_p0(**args)
+
+
+# -- the table and figure of Section 4 ----------------------------------------------------------------------
+def _depth_change_experiment(r=2):
+    x, y = H.gaussian_data(12, 3, seed=0)
+    records, changed = {}, {}
+    for kind in ("tied", "iid"):
+        for L in (4, 8):
+            rec = H.train(H.make_resnet(L, 3, 5, kind=kind, V="zero" if kind == "tied" else "same", seed=0), x, y,
+                          steps=20, eta=0.01, normalization="nd")
+            records[kind, L] = rec
+            gain = rec.losses[0] - rec.losses[-1]
+            changed[kind, L] = {}
+            kept = ch.keep_every(rec.net, r)
+            for op, net in [("keep", kept), ("back", ch.interpolate_depth(kept, L))]:
+                gap, loss = ch.rms_output_gap(net, rec.net, x), float(net.loss(x, y, "nd"))
+                changed[kind, L][op] = dict(gap=gap, loss=loss, lost=(loss - rec.losses[-1]) / gain,
+                                            variance=gap**2 / 3 / gain)
+    return records, changed
+
+
+def test_depth_change_table_and_figure():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    records, changed = _depth_change_experiment()
+    table = ch.depth_change_table(records, changed, 2).splitlines()
+    assert len(table) == 1 + len(records) and "keep every 2th" in table[0]
+    assert table[1].split()[:2] == ["tied", "4"]
+    assert f"{changed['tied', 4]['keep']['gap']:6.3f}".strip() in table[1]
+    axes = ch.plot_depth_change(records, changed, 2)
+    assert len(axes) == 3 and all(ax.get_xlabel() for ax in axes) and all(ax.get_ylabel() for ax in axes)
+    assert len(axes[0].lines) == 6                    # per start: trained V, kept layers, interpolated back
+    plt.close("all")
+
+
+def test_depth_change_inputs_are_checked():
+    records, changed = _depth_change_experiment()
+    with pytest.raises(ValueError, match="changed must have the keys of records"):
+        ch.depth_change_table(records, {k: v for k, v in changed.items() if k[0] == "tied"}, 2)
+    with pytest.raises(ValueError, match="lacks"):
+        ch.depth_change_table(records, {k: {"keep": {}, "back": {}} for k in changed}, 2)
+    with pytest.raises(TypeError, match="records and changed"):
+        ch.plot_depth_change([], changed, 2)
+    with pytest.raises(ValueError, match="r"):
+        ch.depth_change_table(records, changed, 1)
