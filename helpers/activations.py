@@ -5,7 +5,8 @@ locally Lipschitz (the paper's Section 4.3): ``tanh`` and ``gelu`` (the experime
 ``relu`` does not (its derivative jumps at 0: the appendix's counterexample, notebook 05). Boundedness of
 sigma is needed only for the PL condition (Prop. 5, notebook 07): ``tanh`` fits, ``gelu`` does not.
 ``identity`` makes the residual branch linear. The hand-written adjoint needs sigma' explicitly,
-which is why each activation is given as a pair.
+which is why each activation is given as a pair (for GELU the adjoint has its own path, composed from
+``torch.erf``: :mod:`helpers.adjoint` says why).
 """
 from __future__ import annotations
 
