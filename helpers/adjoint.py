@@ -84,7 +84,7 @@ class AdjointWorkspace:
     place between calls (the views stay valid).
     """
 
-    U_MAX_ENTRIES = 1 << 23      # GELU keeps u = pre / sqrt 2 of every layer up to this size (64 MB in float64)
+    U_MAX_ENTRIES = 1 << 20      # GELU keeps u = pre / sqrt 2 of every layer up to this size (8 MB in float64)
 
     def __init__(self, net: ResNet, x: torch.Tensor, y: torch.Tensor, normalization: str):
         check_arg.choice("normalization", normalization, LOSS_NORMALIZATIONS)
