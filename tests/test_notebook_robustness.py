@@ -116,3 +116,10 @@ def test_install_cell_installs_on_colab_only(monkeypatch):
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     exec(_first_cell(), {})
     assert len(calls) == 1 and calls[0][0] == "pip" and "git+https://" in calls[0][1]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_outputs_come_from_one_top_to_bottom_run(path):
+    # a fresh kernel, every code cell once and in order: execution counts 1, 2, ..., N
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    assert [c["execution_count"] for c in cells] == list(range(1, len(cells) + 1))

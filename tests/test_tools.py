@@ -38,6 +38,15 @@ def test_run_collects_checks_figures_and_a_failed_claim(tmp_path):
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["99_1-a-rate-1.pdf", "99_1-a-rate-1.png"]
 
 
+def test_inplace_and_figures_are_refused_together(tmp_path, capsys):
+    # stored outputs must come from the notebook alone: execution counts 1, 2, ... (no figure set-up cell)
+    with pytest.raises(SystemExit):
+        course.main(["run", "--inplace", "--figures", str(tmp_path), "--notebooks", "00"])
+    assert "--inplace and --figures" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="inplace and figures"):
+        course._execute_one(tmp_path / "99_tiny.ipynb", "quick", inplace=True, figures=True, timeout=10)
+
+
 def _record(ok):
     checks = [{"section": "3. Fig. 1", "claim": "slope of max gap vs L", "value": "-1.02" if ok else "-0.4",
                "expected": "-1 ± 0.15", "ok": ok, "cell_seconds": 1.5}]

@@ -53,6 +53,8 @@ def _execute_one(path: pathlib.Path, scale: str, inplace: bool, figures: bool, t
     import nbformat
     from nbclient import NotebookClient
 
+    if inplace and figures:      # the figure set-up cell would be stored as execution 1, the notebook's from 2
+        raise ValueError("inplace and figures cannot be combined: run the two separately")
     nb = nbformat.read(path, as_version=4)
     os.environ.update(COURSE_SCALE=scale, COURSE_PROGRESS="0", MPLBACKEND="module://matplotlib_inline.backend_inline")
     if figures:                                   # vector copies of every figure, for slides
@@ -464,6 +466,9 @@ def main(argv=None):
     if args.command == "_one":
         print(json.dumps(_execute_one(pathlib.Path(args.path), args.scale, args.inplace, args.figures, args.timeout)))
     elif args.command == "run":
+        if args.inplace and args.figures:
+            parser.error("--inplace and --figures cannot be combined (the stored execution counts would start at "
+                         "2, after the figure set-up cell): run them separately")
         run(args.notebooks, args.scale, args.inplace, args.figures, args.timeout)
     elif args.command == "report":
         write_report()
