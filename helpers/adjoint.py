@@ -119,7 +119,8 @@ class AdjointWorkspace:
         # Batched work goes in blocks of ~2^18 entries: large enough to amortise the dispatch, small
         # enough that the temporaries torch makes inside (e.g. for transposed operands) stay small. The
         # activations sigma(pre) are not kept from the forward pass: the backward pass recomputes them one
-        # block at a time (one batched pass, ~1 ns per entry), which saves an (L, n, m) buffer.
+        # block at a time (one batched pass, ~1 ns per entry), which saves an (L, n, m) buffer -- except for
+        # GELU, whose recomputation would need erf again (see _forward_gelu).
         per_block = max(1, (1 << 18) // (n * m))
         self._blocks = [(a, min(a + per_block, L)) for a in range(0, L, per_block)]
         self._act_block = torch.empty(min(per_block, L), n, m, **opts)
@@ -155,7 +156,8 @@ class AdjointWorkspace:
     # GELU, sigma(x) = x Phi(x) with Phi(x) = (1 + erf(x / sqrt 2)) / 2, is composed from torch.erf instead of
     # torch's fused GELU: in float64 the fused kernel evaluates erf one entry at a time, at a cost that depends
     # on the values (measured: 4.5 and 17 ms for a whole forward-backward pass of Fig. 2's network with two
-    # draws of random weights), while torch.erf is vectorised (about 2.5 ns per entry whatever the values). With u = pre / sqrt 2 (the scale folded into the matrix products):
+    # draws of random weights), while torch.erf is vectorised (about 2.5 ns per entry whatever the values).
+    # With u = pre / sqrt 2 (the scale folded into the matrix products):
     #     sigma(pre) = (u + u erf(u)) / sqrt 2,     sigma'(pre) = (1 + erf(u)) / 2 + u exp(-u^2) / sqrt(pi).
     # The forward pass keeps erf(u) of every layer (and u, unless too large); the backward pass never
     # evaluates erf again.
